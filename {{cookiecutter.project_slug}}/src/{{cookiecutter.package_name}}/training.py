@@ -1,0 +1,59 @@
+"""One training run from a composed config: seed -> data -> model -> trainer -> fit -> test."""
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from .preflight import check_accelerator
+from .reporting import print_metrics, save_metrics
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Trains and tests the configured model; returns the final metrics (also in metrics.json)."""
+    check_accelerator(cfg.trainer.get("accelerator", "auto"))
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    model: L.LightningModule = instantiate(cfg.model)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=instantiate_group(cfg.get("callbacks")),
+        logger=instantiate_group(cfg.get("logger")) or False,
+    )
+    config = OmegaConf.to_container(cfg, resolve=True)
+    for logger in trainer.loggers:
+        logger.log_hyperparams(config)
+
+    trainer.fit(model, datamodule=datamodule)
+    metrics = scalars(trainer.callback_metrics)
+    if cfg.get("test"):
+        checkpoint = trainer.checkpoint_callback
+        best = getattr(checkpoint, "best_model_path", "") or None  # None: test the final weights
+        log.info("Testing %s", best or "the final weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best)
+        metrics |= scalars(trainer.callback_metrics)
+
+    if trainer.is_global_zero:
+        output_dir = Path(cfg.paths.output_dir)
+        save_metrics(metrics, output_dir / "metrics.json")
+        print_metrics(metrics)
+        log.info("Run directory: %s", output_dir.resolve())
+    return metrics
+
+
+def instantiate_group(group: Mapping[str, Any] | None) -> list[Any]:
+    """Builds each `_target_` entry of a group such as `callbacks` or `logger`, in config order."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node and "_target_" in node]
+
+
+def scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
+    return {name: float(value) for name, value in metrics.items()}

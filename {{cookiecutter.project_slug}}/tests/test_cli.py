@@ -1,0 +1,66 @@
+"""`python train.py` as a user runs it, in a fresh process."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def run_train(cwd: Path, *overrides: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "train.py"), *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=os.environ | env,
+        timeout=300,
+    )
+
+
+def test_train_writes_a_complete_run_directory(tmp_path: Path) -> None:
+    result = run_train(tmp_path, "model=linear", "trainer=cpu", "trainer.max_epochs=5")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = (tmp_path / "logs" / "runs").iterdir()
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "train.log").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert len(list((run_dir / "checkpoints").glob("best-epoch*.ckpt"))) == 1
+    assert (run_dir / "csv" / "metrics.csv").read_text().startswith("epoch,step,")
+    assert (run_dir / "metrics.json").is_file()
+    assert "Final metrics" in result.stdout and "test/r2" in result.stdout
+    assert str(run_dir.resolve()) in (run_dir / "train.log").read_text()
+
+
+def test_gpu_trainer_without_a_gpu_stops_with_one_clear_line(tmp_path: Path) -> None:
+    result = run_train(tmp_path, "trainer=gpu", CUDA_VISIBLE_DEVICES="")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "CUDA GPU" in line and "trainer=cpu" in line
+
+
+def test_print_config_without_running(tmp_path: Path) -> None:
+    result = run_train(tmp_path, "--cfg", "job", "model=mlp")
+    assert result.returncode == 0, result.stderr
+    assert "hidden_sizes" in result.stdout and "_target_" in result.stdout
+    assert not (tmp_path / "logs").exists()
+
+
+def test_runs_started_together_get_their_own_directories(tmp_path: Path) -> None:
+    command = [sys.executable, str(PROJECT_ROOT / "train.py"), "trainer.max_epochs=1"]
+    processes = [
+        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr.decode()
+    run_dirs = list((tmp_path / "logs" / "runs").iterdir())
+    assert len(run_dirs) == 2
+    assert all((run_dir / "metrics.json").is_file() for run_dir in run_dirs)

@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import RandomSampler, SequentialSampler
+
+from {{ cookiecutter.package_name }}.data import SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def datamodule() -> SyntheticRegressionDataModule:
+    dm = SyntheticRegressionDataModule(num_samples=1000, num_features=5, batch_size=32, seed=3)
+    dm.setup("fit")
+    return dm
+
+
+def test_splits_partition_the_samples(datamodule: SyntheticRegressionDataModule) -> None:
+    sizes = [len(datamodule.train_set), len(datamodule.val_set), len(datamodule.test_set)]
+    assert sizes == [800, 100, 100]
+    rows = {
+        name: {tuple(row) for row in split.features}
+        for name, split in [
+            ("train", datamodule.train_set),
+            ("val", datamodule.val_set),
+            ("test", datamodule.test_set),
+        ]
+    }
+    assert not rows["train"] & rows["val"] and not rows["train"] & rows["test"]
+    assert not rows["val"] & rows["test"]
+
+
+def test_split_is_reproducible_and_independent_of_the_training_seed() -> None:
+    first, second = (SyntheticRegressionDataModule(num_samples=200, seed=1) for _ in range(2))
+    torch.manual_seed(0)
+    first.setup()
+    torch.manual_seed(123)  # a different training seed must not move samples between splits
+    second.setup()
+    np.testing.assert_array_equal(first.test_set.features, second.test_set.features)
+
+
+def test_batches_have_the_declared_shapes_and_dtypes(datamodule: SyntheticRegressionDataModule):
+    x, y = next(iter(datamodule.train_dataloader()))
+    assert x.shape == (32, datamodule.num_features) and x.dtype == torch.float32
+    assert y.shape == (32, datamodule.num_outputs) and y.dtype == torch.float32
+
+
+def test_standardisation_uses_training_statistics_only(datamodule: SyntheticRegressionDataModule):
+    transform = datamodule.feature_transform
+    train = transform(datamodule.train_set.features)
+    torch.testing.assert_close(train.mean(0), torch.zeros(5), atol=1e-4, rtol=0)
+    torch.testing.assert_close(train.std(0, correction=0), torch.ones(5), atol=1e-4, rtol=0)
+    # Statistics fitted on all the data would differ: none may come from val/test rows.
+    standardize = transform.transforms[-1]
+    train_mean = torch.as_tensor(datamodule.train_set.features.mean(0))
+    all_mean = torch.as_tensor(datamodule.problem.features.mean(0))
+    torch.testing.assert_close(standardize.mean, train_mean, atol=1e-5, rtol=0)
+    assert not torch.allclose(standardize.mean, all_mean, atol=1e-5, rtol=0)
+    assert datamodule.test_set.transform is transform  # val/test reuse the training statistics
+
+
+def test_loaders_follow_the_settings(datamodule: SyntheticRegressionDataModule) -> None:
+    train, val, test = (
+        datamodule.train_dataloader(),
+        datamodule.val_dataloader(),
+        datamodule.test_dataloader(),
+    )
+    assert isinstance(train.sampler, RandomSampler)  # shuffled for training only
+    assert isinstance(val.sampler, SequentialSampler)
+    assert isinstance(test.sampler, SequentialSampler)
+    assert train.batch_size == 32 and train.num_workers == 0 and not train.persistent_workers
+
+
+def test_worker_processes_persist_when_there_are_workers() -> None:
+    dm = SyntheticRegressionDataModule(num_samples=100, num_workers=2, pin_memory=True)
+    dm.setup()
+    loader = dm.train_dataloader()
+    assert loader.num_workers == 2 and loader.persistent_workers and loader.pin_memory
+    x, _ = next(iter(loader))  # real worker processes load a batch
+    assert x.shape[1] == dm.num_features
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_size": 0}, "data.batch_size=0"),
+        ({"num_workers": -1}, "data.num_workers=-1"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, "data.val_fraction=0.6"),
+        ({"task": "ranking"}, "data.task='ranking'"),
+    ],
+)
+def test_bad_settings_fail_with_the_key_named(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SyntheticRegressionDataModule(num_samples=100, **kwargs)
+
+
+def test_declared_shape_must_match_the_data() -> None:
+    class WrongWidth(SyntheticRegressionDataModule):
+        def load_arrays(self):
+            features, targets = super().load_arrays()
+            return features[:, :3], targets
+
+    with pytest.raises(ConfigError, match="data.num_features=8"):
+        WrongWidth(num_samples=100, num_features=8).setup()
