@@ -1,0 +1,39 @@
+# Bake, try and test the template. `make` lists the targets.
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install, so the venv is rebuilt only when pyproject.toml changes.
+STAMP := $(VENV)/.installed
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+venv: $(STAMP) ## create .venv with the dev group (torch, lightning, cookiecutter, pytest, ruff)
+
+# `pip install --group` (PEP 735) needs pip >= 25.1, newer than many system Pythons ship.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --group dev
+	touch $@
+
+demo: venv ## bake the default project into build/demo, install it in its own venv, train once
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/demo.sh
+
+test: venv ## run every template test, slow ones included
+	$(BIN)/python -m pytest
+
+lint: venv ## check style and common bugs in hooks/ and tests/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv ## fix what the linters can fix
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## delete baked demos and caches (keeps .venv; remove it by hand to rebuild)
+	rm -rf build .pytest_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+.PHONY: help venv demo test lint format clean

@@ -1,0 +1,106 @@
+"""Reject names that would produce a broken or confusing project, before any file is written.
+
+Cookiecutter renders this file with Jinja, then runs it inside the new project folder; exiting
+non-zero makes it delete that folder again, so a rejected bake leaves nothing behind.
+"""
+
+import keyword
+import re
+import sys
+
+PROJECT_SLUG = r"""{{ cookiecutter.project_slug }}"""
+PACKAGE_NAME = r"""{{ cookiecutter.package_name }}"""
+
+# Top-level modules the generated project imports (or users commonly add); a package with one of
+# these names would be imported in their place.
+IMPORTED = frozenset(
+    {
+        "torch",
+        "torchvision",
+        "lightning",
+        "lightning_fabric",
+        "pytorch_lightning",
+        "torchmetrics",
+        "hydra",
+        "omegaconf",
+        "rich",
+        "numpy",
+        "yaml",
+        "pytest",
+        "wandb",
+        "mlflow",
+        "tensorboard",
+        "optuna",
+        "sklearn",
+        "pandas",
+        "matplotlib",
+        "PIL",
+    }
+)
+# Folders and root scripts of the generated project: `python train.py` puts the project root on
+# sys.path, where these names resolve before an installed package of the same name.
+LAYOUT = frozenset({"src", "conf", "scripts", "tests", "test", "train", "eval", "predict"})
+
+# PEP 508 distribution name; the slug is also the folder name, so no spaces or slashes.
+DIST_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+
+
+def package_problem(name: str) -> str | None:
+    """Why `name` cannot be the import package, or None if it can."""
+    if not (name.isascii() and name.isidentifier()):
+        return "is not a valid Python identifier (ASCII letters, digits, '_'; no leading digit)"
+    if keyword.iskeyword(name):
+        return "is a Python keyword"
+    if name != name.lower():
+        return "is not lowercase (PEP 8 package names are lowercase)"
+    if name in IMPORTED:
+        return f"would shadow the '{name}' module the project imports"
+    if name in sys.stdlib_module_names:
+        return f"would shadow the standard-library module '{name}'"
+    if name in LAYOUT:
+        return "is reserved for the project's own folders and scripts (src/, train.py, ...)"
+    return None
+
+
+def slug_problem(slug: str) -> str | None:
+    """Why `slug` cannot be the folder and distribution name, or None if it can."""
+    if DIST_NAME.match(slug):
+        return None
+    return (
+        "is not a valid distribution name (letters, digits, '.', '_', '-'; "
+        "must start and end with a letter or digit)"
+    )
+
+
+def suggest_package(name: str) -> str:
+    """A valid package name close to `name`, for the error message."""
+    base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    for candidate in (base, f"my_{base}_project"):
+        if candidate and package_problem(candidate) is None:
+            return candidate
+    return "my_project"
+
+
+def suggest_slug(slug: str) -> str:
+    """A valid distribution name close to `slug`, for the error message."""
+    base = re.sub(r"[^a-z0-9._-]+", "-", slug.lower()).strip("._-")
+    return base if DIST_NAME.match(base) else "my-project"
+
+
+def main() -> None:
+    # The slug first: an invalid slug usually also yields an invalid derived package name, and
+    # fixing the slug fixes both.
+    if problem := slug_problem(PROJECT_SLUG):
+        fix = f"project_slug={suggest_slug(PROJECT_SLUG)}"
+        message = f"project_slug {PROJECT_SLUG!r} {problem}"
+    elif problem := package_problem(PACKAGE_NAME):
+        fix = f"package_name={suggest_package(PACKAGE_NAME)}"
+        message = f"package_name {PACKAGE_NAME!r} {problem}"
+    else:
+        return
+    print(f"ERROR: {message}; choose another name, e.g. {fix}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

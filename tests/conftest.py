@@ -1,0 +1,65 @@
+"""Fixtures that bake the template into temporary folders and install bakes in throwaway venvs."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+from tests.helpers import TEMPLATE_ROOT, Bake, MakeVenv, Venv, assert_ok, run
+
+
+@pytest.fixture(scope="session")
+def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Cookiecutter settings that ignore ~/.cookiecutterrc and keep replay files out of $HOME."""
+    home = tmp_path_factory.mktemp("cookiecutter-home")
+    return {"replay_dir": str(home / "replay"), "cookiecutters_dir": str(home / "templates")}
+
+
+@pytest.fixture(scope="session")
+def bake(tmp_path_factory: pytest.TempPathFactory, cookiecutter_config: dict[str, Any]) -> Bake:
+    """`bake(project_name="Acme")` renders the template with those answers; returns the project."""
+
+    def _bake(**context: str) -> Path:
+        project = cookiecutter(
+            str(TEMPLATE_ROOT),
+            no_input=True,
+            extra_context=context,
+            output_dir=str(tmp_path_factory.mktemp("bake")),
+            default_config=cookiecutter_config,
+        )
+        return Path(project)
+
+    return _bake
+
+
+def _visible_site_dirs() -> list[str]:
+    """Where this interpreter imports third-party packages from (its venv, maybe the system)."""
+    return [p for p in sys.path if Path(p).name in ("site-packages", "dist-packages")]
+
+
+@pytest.fixture(scope="session")
+def baked_venv(tmp_path_factory: pytest.TempPathFactory) -> MakeVenv:
+    """`baked_venv(project)` installs a bake into a fresh venv that borrows this env's packages.
+
+    Installing torch and friends per bake would take minutes and gigabytes, so the venv gets no
+    pip and a .pth file pointing at this interpreter's site-packages; only the baked project
+    itself is installed into it, editable and without dependencies, by this interpreter's pip.
+    """
+
+    def _make(project: Path) -> Venv:
+        venv = Venv(tmp_path_factory.mktemp(f"venv-{project.name}"))
+        assert_ok(run([sys.executable, "-m", "venv", "--without-pip", venv.root]))
+        where = venv.run(
+            "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=venv.root
+        )
+        assert_ok(where)
+        (Path(where.stdout.strip()) / "_outer_env.pth").write_text(
+            "\n".join(_visible_site_dirs()) + "\n"
+        )
+        pip = [sys.executable, "-m", "pip", "--python", venv.python, "install", "--no-deps"]
+        assert_ok(run([*pip, "--no-build-isolation", "--quiet", "-e", project]))
+        return venv
+
+    return _make

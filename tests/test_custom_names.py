@@ -1,0 +1,36 @@
+"""A bake with a multi-word project name carries that name everywhere the defaults would be."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Bake, MakeVenv, assert_ok, assert_ruff_clean, find_in_tree
+
+DEFAULT_NAMES = re.compile(r"my[-_ ]project", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def project(bake: Bake) -> Path:
+    return bake(project_name="Acme Rocket Science")
+
+
+def test_names_derive_from_project_name(project: Path) -> None:
+    assert project.name == "acme-rocket-science"
+    assert (project / "src" / "acme_rocket_science" / "__init__.py").is_file()
+
+
+def test_no_default_name_left(project: Path) -> None:
+    assert find_in_tree(project, DEFAULT_NAMES) == []
+
+
+def test_ruff_clean(project: Path) -> None:
+    assert_ruff_clean(project)
+
+
+@pytest.mark.slow
+def test_fast_baked_tests_pass(project: Path, baked_venv: MakeVenv) -> None:
+    venv = baked_venv(project)
+    assert_ok(
+        venv.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", cwd=project)
+    )

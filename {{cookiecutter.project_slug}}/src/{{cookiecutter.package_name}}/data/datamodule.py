@@ -1,0 +1,121 @@
+"""What every in-memory DataModule shares: splits, training-only statistics and the DataLoaders."""
+
+from abc import ABC, abstractmethod
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..errors import ConfigError
+from .dataset import ArrayDataset
+from .transforms import Compose, Standardize, ToTensor
+
+TASKS = ("regression",)
+
+
+class ArrayDataModule(L.LightningDataModule, ABC):
+    """Loads (features, targets) arrays once, splits them train/val/test and serves DataLoaders.
+
+    Subclasses only say where the arrays come from (`load_arrays`). The split is drawn from
+    `split_seed`, which is independent of the training seed, so runs with different seeds are
+    compared on the same validation and test samples.
+    """
+
+    def __init__(
+        self,
+        task: str,
+        num_features: int,
+        num_outputs: int,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        standardize: bool = True,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        split_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if task not in TASKS:
+            raise ConfigError(f"data.task={task!r} is not supported; use one of {TASKS}")
+        if min(val_fraction, test_fraction) < 0 or val_fraction + test_fraction >= 1:
+            raise ConfigError(
+                f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be"
+                " at least 0 and leave samples for training (their sum below 1)"
+            )
+        if batch_size < 1:
+            raise ConfigError(f"data.batch_size={batch_size} must be a positive integer")
+        if num_workers < 0:
+            raise ConfigError(f"data.num_workers={num_workers} must be 0 (main process) or more")
+        self.save_hyperparameters(logger=False)
+        self.task = task
+        self.num_features = num_features
+        self.num_outputs = num_outputs
+        self.train_set: ArrayDataset | None = None
+        self.val_set: ArrayDataset | None = None
+        self.test_set: ArrayDataset | None = None
+
+    @abstractmethod
+    def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All samples as (features (N, F), targets (N, O))."""
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:  # Lightning calls setup once per stage; load once
+            return
+        features, targets = self.load_arrays()
+        if features.ndim != 2 or features.shape[1] != self.num_features:
+            raise ConfigError(
+                f"data.num_features={self.num_features} but the data has shape {features.shape};"
+                " set data.num_features to its number of feature columns"
+            )
+        targets = targets.reshape(len(targets), -1)  # (N,) -> (N, 1): the shape nn.Linear outputs
+        if targets.shape[1] != self.num_outputs:
+            raise ConfigError(
+                f"data.num_outputs={self.num_outputs} but the targets have"
+                f" {targets.shape[1]} columns"
+            )
+        train_idx, val_idx, test_idx = self._split(len(features))
+        self.feature_transform = self._feature_transform(features[train_idx])
+        self.target_transform = ToTensor(torch.float32)
+        self.train_set, self.val_set, self.test_set = (
+            ArrayDataset(features[idx], targets[idx], self.feature_transform, self.target_transform)
+            for idx in (train_idx, val_idx, test_idx)
+        )
+
+    def _split(self, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        order = np.random.default_rng(self.hparams.split_seed).permutation(num_samples)
+        num_val = round(num_samples * self.hparams.val_fraction)
+        num_test = round(num_samples * self.hparams.test_fraction)
+        num_train = num_samples - num_val - num_test
+        if num_train < 1:
+            raise ConfigError(f"no training samples left out of {num_samples}; lower the fractions")
+        val_end = num_train + num_val
+        return order[:num_train], order[num_train:val_end], order[val_end:]
+
+    def _feature_transform(self, train_features: np.ndarray) -> Compose:
+        steps = [ToTensor(torch.float32)]
+        if self.hparams.standardize:
+            steps.append(Standardize.fit(train_features))  # training statistics only
+        return Compose(steps)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+    def _loader(self, dataset: ArrayDataset | None, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("call setup() before asking for a DataLoader")
+        workers = self.hparams.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=workers,
+            pin_memory=self.hparams.pin_memory,
+            persistent_workers=workers > 0,  # keep worker processes alive between epochs
+        )

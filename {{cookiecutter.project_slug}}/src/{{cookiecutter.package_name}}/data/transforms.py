@@ -1,0 +1,68 @@
+"""Transform classes: each is a callable object, applied to one sample, chained with `Compose`."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+class Compose:
+    """Applies transforms in order: `Compose([ToTensor(), Standardize(mean, std)])(sample)`."""
+
+    def __init__(self, transforms: Sequence[Callable[[Any], Any]]) -> None:
+        self.transforms = list(transforms)
+
+    def __call__(self, sample: Any) -> Any:
+        for transform in self.transforms:
+            sample = transform(sample)
+        return sample
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(t) for t in self.transforms)
+        return f"Compose([{inner}])"
+
+
+class ToTensor:
+    """numpy array (or number) -> tensor of an explicit dtype; float32 is what nn layers expect."""
+
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
+        self.dtype = dtype
+
+    def __call__(self, sample: np.ndarray | float) -> Tensor:
+        return torch.as_tensor(sample, dtype=self.dtype)
+
+    def __repr__(self) -> str:
+        return f"ToTensor(dtype={self.dtype})"
+
+
+class Standardize:
+    """(x - mean) / std per feature.
+
+    Fit it on the training split only (`Standardize.fit(train_features)`): statistics taken
+    from validation or test data would leak them into training.
+    """
+
+    def __init__(self, mean: Tensor, std: Tensor) -> None:
+        # A constant feature has std 0; dividing by 1 keeps it finite (and at 0 after centring).
+        self.mean = mean
+        self.std = torch.where(std > 0, std, torch.ones_like(std))
+
+    @classmethod
+    def fit(cls, data: np.ndarray | Tensor) -> "Standardize":
+        """Statistics over the first axis of (N, F) data."""
+        data = torch.as_tensor(data, dtype=torch.float64)  # float64: exact sums over many rows
+        mean = data.mean(dim=0)
+        std = data.std(dim=0, correction=0)
+        return cls(mean.float(), std.float())
+
+    def __call__(self, sample: Tensor) -> Tensor:
+        return (sample - self.mean) / self.std
+
+    def inverse(self, sample: Tensor) -> Tensor:
+        """Back to the original units."""
+        return sample * self.std + self.mean
+
+    def __repr__(self) -> str:
+        return f"Standardize(features={self.mean.numel()})"
