@@ -43,12 +43,14 @@ def _visible_site_dirs() -> list[str]:
 def baked_venv(tmp_path_factory: pytest.TempPathFactory) -> MakeVenv:
     """`baked_venv(project)` installs a bake into a fresh venv that borrows this env's packages.
 
+    `baked_venv(project, editable=False)` installs the built wheel instead, as `pip install .`.
+
     Installing torch and friends per bake would take minutes and gigabytes, so the venv gets no
     pip and a .pth file pointing at this interpreter's site-packages; only the baked project
     itself is installed into it, editable and without dependencies, by this interpreter's pip.
     """
 
-    def _make(project: Path) -> Venv:
+    def _make(project: Path, editable: bool = True) -> Venv:
         venv = Venv(tmp_path_factory.mktemp(f"venv-{project.name}"))
         assert_ok(run([sys.executable, "-m", "venv", "--without-pip", venv.root]))
         where = venv.run(
@@ -59,7 +61,8 @@ def baked_venv(tmp_path_factory: pytest.TempPathFactory) -> MakeVenv:
             "\n".join(_visible_site_dirs()) + "\n"
         )
         pip = [sys.executable, "-m", "pip", "--python", venv.python, "install", "--no-deps"]
-        assert_ok(run([*pip, "--no-build-isolation", "--quiet", "-e", project]))
+        target = ["-e", project] if editable else [project]  # non-editable: a built wheel
+        assert_ok(run([*pip, "--no-build-isolation", "--quiet", *target]))
         return venv
 
     return _make

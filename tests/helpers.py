@@ -106,7 +106,7 @@ def unmet_requirements(requirements: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Venv:
-    """A virtual environment holding one baked project, installed in editable mode."""
+    """A virtual environment holding one baked project."""
 
     root: Path
 
@@ -120,4 +120,4 @@ class Venv:
 
 
 Bake = Callable[..., Path]
-MakeVenv = Callable[[Path], Venv]
+MakeVenv = Callable[..., Venv]

@@ -129,3 +129,20 @@ def test_training_smoke_run(installed: tuple[Path, Venv]) -> None:
     assert_ok(venv.run("train.py", "trainer.max_epochs=1", cwd=project))
     runs = [p for p in (project / "logs" / "runs").iterdir() if p.is_dir()]
     assert runs, "training should leave a run directory under logs/runs/"
+
+
+@pytest.mark.slow
+def test_installed_wheel_trains_with_its_packaged_configs(
+    bake: Bake, baked_venv: MakeVenv, tmp_path: Path
+) -> None:
+    # `pip install .` (not editable): conf/ must travel inside the wheel and be found there.
+    project = bake()
+    venv = baked_venv(project, editable=False)
+    where = venv.run("-c", "import my_project.cli as c; print(c.config_dir())", cwd=tmp_path)
+    assert_ok(where)
+    assert Path(where.stdout.strip()).parent.name == "my_project"  # inside the installed package
+    shutil.rmtree(project)  # nothing of the checkout may be needed any more
+    command = venv.root / "bin" / "my-project-train"
+    assert_ok(run([command, "trainer.max_epochs=1", "callbacks=none"], cwd=tmp_path))
+    [run_dir] = (tmp_path / "logs" / "runs").iterdir()
+    assert (run_dir / "metrics.json").is_file()
