@@ -47,10 +47,15 @@ def assert_ok(result: subprocess.CompletedProcess[str], tail: int = 6000) -> Non
         raise AssertionError(f"`{command}` exited {result.returncode}:\n{output}")
 
 
+def project_paths(root: Path) -> list[Path]:
+    """Every path under `root` except git's own database (bakes start as git repositories)."""
+    return [p for p in sorted(root.rglob("*")) if ".git" not in p.relative_to(root).parts]
+
+
 def text_files(root: Path) -> dict[Path, str]:
     """Every UTF-8 file under `root`, keyed by its path relative to `root`."""
     files = {}
-    for path in sorted(root.rglob("*")):
+    for path in project_paths(root):
         if path.is_file():
             try:
                 files[path.relative_to(root)] = path.read_text(encoding="utf-8")
@@ -63,13 +68,13 @@ def snapshot(root: Path) -> dict[Path, bytes | None]:
     """Every path under `root` with its content (None for folders), for comparing trees."""
     return {
         path.relative_to(root): path.read_bytes() if path.is_file() else None
-        for path in sorted(root.rglob("*"))
+        for path in project_paths(root)
     }
 
 
 def find_in_tree(root: Path, pattern: re.Pattern[str]) -> list[str]:
     """`path` or `path:line: text` for each path and line under `root` matching `pattern`."""
-    hits = [str(p.relative_to(root)) for p in root.rglob("*") if pattern.search(p.name)]
+    hits = [str(p.relative_to(root)) for p in project_paths(root) if pattern.search(p.name)]
     for relative, text in text_files(root).items():
         for number, line in enumerate(text.splitlines(), start=1):
             if pattern.search(line):

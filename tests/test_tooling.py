@@ -1,0 +1,118 @@
+"""The generated project's own tooling: git history, CI workflow, pre-commit, Makefile, cruft."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import TEMPLATE_ROOT, Bake, assert_ok, run
+
+PYTHON_VERSIONS: list[str] = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())[
+    "python_version"
+]
+WORKFLOW = Path(".github/workflows/ci.yml")
+
+
+@pytest.fixture(scope="module")
+def project(bake: Bake) -> Path:
+    return bake()
+
+
+def test_project_starts_as_a_clean_git_repository(project: Path) -> None:
+    log = run(["git", "log", "--oneline"], cwd=project)
+    assert_ok(log)
+    assert len(log.stdout.splitlines()) == 1
+    status = run(["git", "status", "--porcelain"], cwd=project)
+    assert_ok(status)
+    assert status.stdout == ""  # everything committed, nothing generated left untracked
+    tracked = run(["git", "ls-files"], cwd=project).stdout.split()
+    assert {"train.py", "data/.gitkeep", "logs/.gitkeep", str(WORKFLOW)} <= set(tracked)
+
+
+def test_git_init_can_be_turned_off(bake: Bake) -> None:
+    assert not (bake(init_git="no") / ".git").exists()
+
+
+@pytest.mark.parametrize("minimum", PYTHON_VERSIONS)
+def test_workflow_is_valid_yaml_with_github_expressions_intact(bake: Bake, minimum: str) -> None:
+    text = (bake(python_version=minimum, init_git="no") / WORKFLOW).read_text()
+    assert "${{ matrix.python-version }}" in text  # cookiecutter's Jinja must not eat them
+    workflow = yaml.safe_load(text)
+    test_job = workflow["jobs"]["test"]
+    versions = test_job["strategy"]["matrix"]["python-version"]
+    assert versions == [
+        v
+        for v in PYTHON_VERSIONS
+        if tuple(map(int, v.split("."))) >= tuple(map(int, minimum.split(".")))
+    ]
+    commands = [step.get("run", "") for step in test_job["steps"]]
+    assert "python -m pytest" in commands
+    lint_commands = " ".join(step.get("run", "") for step in workflow["jobs"]["lint"]["steps"])
+    assert "ruff check" in lint_commands and "mypy" in lint_commands
+
+
+def test_workflow_can_be_left_out(bake: Bake) -> None:
+    project = bake(github_actions="no", init_git="no")
+    assert not (project / ".github").exists()
+
+
+def test_pre_commit_config_validates(project: Path) -> None:
+    config = project / ".pre-commit-config.yaml"
+    assert_ok(run([sys.executable, "-m", "pre_commit", "validate-config", config], cwd=project))
+    hooks = {
+        hook["id"] for repo in yaml.safe_load(config.read_text())["repos"] for hook in repo["hooks"]
+    }
+    expected = {"ruff", "ruff-format", "check-yaml", "check-toml", "end-of-file-fixer"}
+    expected |= {"trailing-whitespace", "check-added-large-files", "detect-private-key"}
+    assert expected | {"nbstripout"} <= hooks
+
+
+def test_makefile_lists_its_targets_by_default(project: Path) -> None:
+    result = run(["make"], cwd=project)
+    assert_ok(result)
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {"install", "train", "test", "test-all", "lint", "format", "env", "clean"} <= listed
+
+
+def test_env_target_reports_versions_and_devices(project: Path) -> None:
+    result = run(["make", "env", f"PYTHON={sys.executable}"], cwd=project)
+    assert_ok(result)
+    assert "torch" in result.stdout and "cuda" in result.stdout and "lightning" in result.stdout
+
+
+@pytest.mark.slow
+def test_cruft_updates_a_project_baked_from_an_older_template(tmp_path: Path) -> None:
+    # The template as a git repository at two commits: the project is baked from the first.
+    template = tmp_path / "template"
+    shutil.copytree(
+        TEMPLATE_ROOT,
+        template,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", "*_cache"),
+    )
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com"]
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "old"]):
+        assert_ok(run([*git, *step], cwd=template))
+    cruft = [sys.executable, "-m", "cruft"]
+    assert_ok(run([*cruft, "create", "--no-input", str(template)], cwd=tmp_path))
+    project = tmp_path / "my-project"
+    assert (project / ".cruft.json").is_file()
+    # Under cruft the project's git history is the user's to start (see hooks/post_gen_project.py).
+    assert not (project / ".git").exists()
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
+        assert_ok(run([*git, *step], cwd=project))
+    assert_ok(run([*cruft, "check"], cwd=project))
+
+    readme = template / "{{cookiecutter.project_slug}}" / "README.md"
+    readme.write_text(readme.read_text() + "\nA section added by a newer template.\n")
+    assert_ok(run([*git, "commit", "-qam", "new"], cwd=template))
+    assert run([*cruft, "check"], cwd=project).returncode != 0  # out of date now
+
+    assert_ok(run([*cruft, "update", "--skip-apply-ask", "--allow-untracked-files"], cwd=project))
+    assert "A section added by a newer template." in (project / "README.md").read_text()
+    assert not list(project.rglob("*.rej"))  # applied cleanly, no rejected hunks
+    assert_ok(run([*git, "add", "-A"], cwd=project))
+    assert_ok(run([*git, "commit", "-qm", "update"], cwd=project))
+    assert_ok(run([*cruft, "check"], cwd=project))
