@@ -35,10 +35,10 @@ def fit_by_hand(
             loss = ((x @ w.T + b - y) ** 2).mean()
             loss.backward()  # dloss/dw and dloss/db land in w.grad and b.grad
             with torch.no_grad():  # the update itself must not become part of the graph
-                w -= lr * w.grad
-                b -= lr * b.grad
-            w.grad.zero_()  # gradients accumulate across backward() calls otherwise
-            b.grad.zero_()
+                for param in (w, b):
+                    assert param.grad is not None  # filled by backward() just above
+                    param -= lr * param.grad
+                    param.grad.zero_()  # gradients accumulate across backward() calls otherwise
     return w.detach(), b.detach()
 
 
