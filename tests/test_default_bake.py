@@ -46,7 +46,6 @@ def test_ruff_clean(project: Path) -> None:
     assert_ruff_clean(project)
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 def test_gitignore_hides_nothing_of_the_project(project: Path, tmp_path: Path) -> None:
     # A broad pattern (say `data/`) would also hide the template's own data/ folders from the
     # template's repository, and later the user's sources from theirs.
