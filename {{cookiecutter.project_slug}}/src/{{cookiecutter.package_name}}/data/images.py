@@ -79,6 +79,9 @@ class ImageDataModule(ArrayDataModule):
         if not self.hparams.augment:
             return self.feature_transform
         warp = v2.RandomAffine(
-            degrees=self.hparams.rotation, translate=(self.hparams.translate,) * 2
+            degrees=self.hparams.rotation,
+            translate=(self.hparams.translate,) * 2,
+            # Bilinear: on 8x8 images, nearest-pixel sampling undoes most small rotations.
+            interpolation=v2.InterpolationMode.BILINEAR,
         )
         return Compose([*self._base_steps(), PerSample(warp), self.normalize])
