@@ -64,3 +64,28 @@ def test_runs_started_together_get_their_own_directories(tmp_path: Path) -> None
     run_dirs = list((tmp_path / "logs" / "runs").iterdir())
     assert len(run_dirs) == 2
     assert all((run_dir / "metrics.json").is_file() for run_dir in run_dirs)
+
+
+def test_train_digits_and_a_csv_from_the_command_line(tmp_path: Path) -> None:
+    result = run_train(tmp_path, "data=digits", "model=linear", "trainer.max_epochs=2")
+    assert result.returncode == 0, result.stderr
+    assert "test/acc" in result.stdout and "test/f1" in result.stdout
+    table = tmp_path / "table.csv"
+    table.write_text("x,y\n" + "".join(f"{i},{3 * i + 1}\n" for i in range(50)))
+    result = run_train(tmp_path, "data=csv", f"data.path={table}", "data.target_column=y")
+    assert result.returncode == 0, result.stderr
+    assert "test/r2" in result.stdout
+
+
+def test_csv_mistakes_stop_with_one_clear_line(tmp_path: Path) -> None:
+    table = tmp_path / "table.csv"
+    table.write_text("x,y\n1,2\n")
+    for override, expected in [
+        ("data.path=missing.csv", "data.path=missing.csv does not exist"),
+        (f"data.path={table}", "has no column 'target'"),
+    ]:
+        result = run_train(tmp_path, "data=csv", override)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert expected in line

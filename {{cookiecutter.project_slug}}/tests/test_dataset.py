@@ -29,7 +29,8 @@ def test_dataset_rejects_unequal_lengths() -> None:
 
 def test_dataloader_batches_the_dataset() -> None:
     dataset = ArrayDataset(np.ones((10, 3)), np.zeros((10, 1)), ToTensor(), ToTensor())
-    batches = list(DataLoader(dataset, batch_size=4, shuffle=True))
+    loader = DataLoader(dataset, batch_size=4, shuffle=True, collate_fn=dataset.collate)
+    batches = list(loader)
     assert [tuple(x.shape) for x, _ in batches] == [(4, 3), (4, 3), (2, 3)]
     assert tuple(batches[0][1].shape) == (4, 1)
 

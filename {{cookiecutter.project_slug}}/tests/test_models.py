@@ -6,9 +6,9 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from {{ cookiecutter.package_name }}.data import SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data import DigitsDataModule, SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.models import MLP, SupervisedModule
+from {{ cookiecutter.package_name }}.models import CNN, MLP, FlatLinear, SupervisedModule
 
 
 def make_module(**overrides) -> SupervisedModule:
@@ -80,3 +80,65 @@ def test_training_logs_split_metrics_and_checkpoints_load_safely(tmp_path) -> No
     checkpoint = torch.load(path, weights_only=True)
     assert checkpoint["hyper_parameters"]["monitor"] == "val/loss"
     assert "net.weight" in checkpoint["state_dict"]
+
+
+def test_linear_and_mlp_flatten_images() -> None:
+    images = torch.randn(5, 1, 8, 8)
+    assert FlatLinear(64, 10)(images).shape == (5, 10)
+    assert isinstance(FlatLinear(64, 10), nn.Linear)  # same parameters, same state-dict names
+    assert MLP(in_features=64, out_features=10)(images).shape == (5, 10)
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 5, 7), (8,)])
+def test_cnn_builds_for_any_input_shape(shape: tuple[int, ...]) -> None:
+    net = CNN(input_shape=shape, out_features=4, channels=[4, 8])
+    assert net(torch.randn(2, *shape)).shape == (2, 4)
+
+
+def test_cnn_channels_last_gives_the_same_outputs() -> None:
+    torch.manual_seed(0)
+    plain = CNN(input_shape=(1, 8, 8), out_features=3)
+    fast = CNN(input_shape=(1, 8, 8), out_features=3, channels_last=True)
+    fast.load_state_dict(plain.state_dict())
+    assert fast.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(4, 1, 8, 8)
+    torch.testing.assert_close(fast(x), plain(x))
+
+
+def test_cnn_rejects_a_shape_that_is_no_image() -> None:
+    with pytest.raises(ConfigError, match="model.net.input_shape"):
+        CNN(input_shape=(2, 8), out_features=2)
+
+
+def test_loss_and_metrics_follow_the_task() -> None:
+    module = make_module(net=nn.Linear(4, 3), loss=None, task="classification", num_outputs=3)
+    assert isinstance(module.loss, nn.CrossEntropyLoss)
+    assert set(module.val_metrics.keys()) == {"val/acc", "val/f1"}
+    assert isinstance(make_module(loss=None).loss, nn.MSELoss)
+    with pytest.raises(ConfigError, match="data.task='ranking'"):
+        make_module(task="ranking")
+
+
+def test_classification_logs_accuracy_f1_and_the_best_validation_accuracy(tmp_path) -> None:
+    datamodule = DigitsDataModule(
+        input_shape=[1, 8, 8], num_features=64, num_outputs=10, augment=False, batch_size=128
+    )
+    module = make_module(net=FlatLinear(64, 10), loss=None, task="classification", num_outputs=10)
+    trainer = L.Trainer(
+        max_epochs=3,
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    trainer.fit(module, datamodule=datamodule)
+    metrics = trainer.callback_metrics
+    assert {"train/acc", "train/f1", "val/acc", "val/f1", "val/acc_best"} <= set(metrics)
+    assert metrics["val/acc_best"] >= metrics["val/acc"] > 0.8  # logistic regression on digits
+    assert module.val_acc_best.compute() == metrics["val/acc_best"]
+    # The epoch loss is the sample-weighted mean of the batch losses, over the whole split.
+    x, y = datamodule.val_set.__getitems__(list(range(len(datamodule.val_set))))
+    with torch.no_grad():
+        expected = module.loss(module(x), y)
+    torch.testing.assert_close(metrics["val/loss"], expected, atol=1e-5, rtol=1e-5)

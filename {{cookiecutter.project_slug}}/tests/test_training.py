@@ -81,3 +81,17 @@ def test_same_seed_same_run_different_seed_different_run(tmp_path: Path) -> None
     )
     assert first == second
     assert first["train/loss"] != other["train/loss"]
+
+
+def test_logistic_regression_on_digits(make_config) -> None:
+    cfg = make_config("data=digits", "model=linear", "trainer.max_epochs=3", "callbacks=none")
+    metrics = train(cfg)
+    assert {"test/acc", "test/f1", "val/acc_best"} <= set(metrics)
+    assert metrics["test/acc"] > 0.85
+
+
+@pytest.mark.slow
+def test_cnn_reaches_95_percent_on_digits_in_its_default_epochs(make_config) -> None:
+    """The acceptance bar: `python train.py data=digits model=cnn` as configured, on the CPU."""
+    metrics = train(make_config("data=digits", "model=cnn", "trainer=cpu", "logger=none"))
+    assert metrics["test/acc"] >= 0.95

@@ -51,7 +51,10 @@ def fit_with_nn(
     model = nn.Linear(x0.numel(), y0.numel())  # one layer, no activation: linear regression
     criterion = nn.MSELoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
+    # The project's datasets serve whole batches and say how to collate them; others stack samples.
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, collate_fn=getattr(dataset, "collate", None)
+    )
     for _ in range(epochs):
         for x, y in loader:
             loss = criterion(model(x), y)

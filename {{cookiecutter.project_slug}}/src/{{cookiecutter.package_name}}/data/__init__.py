@@ -2,15 +2,24 @@
 
 from .datamodule import ArrayDataModule
 from .dataset import ArrayDataset
+from .digits import DigitsDataModule
+from .images import ImageDataModule
+from .mnist import MNISTDataModule
 from .regression import SyntheticRegressionDataModule
 from .synthetic import LinearProblem, make_linear_regression
-from .transforms import Compose, Standardize, ToTensor
+from .table import CSVDataModule
+from .transforms import Compose, PerSample, Standardize, ToTensor
 
 __all__ = [
     "ArrayDataModule",
     "ArrayDataset",
+    "CSVDataModule",
     "Compose",
+    "DigitsDataModule",
+    "ImageDataModule",
     "LinearProblem",
+    "MNISTDataModule",
+    "PerSample",
     "Standardize",
     "SyntheticRegressionDataModule",
     "ToTensor",

@@ -1,6 +1,7 @@
 """What every in-memory DataModule shares: splits, training-only statistics and the DataLoaders."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 import lightning as L
 import numpy as np
@@ -8,16 +9,18 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..errors import ConfigError
-from .dataset import ArrayDataset
+from ..models.metrics import check_task
+from .dataset import ArrayDataset, Transform
 from .transforms import Compose, Standardize, ToTensor
-
-TASKS = ("regression",)
 
 
 class ArrayDataModule(L.LightningDataModule, ABC):
     """Loads (features, targets) arrays once, splits them train/val/test and serves DataLoaders.
 
-    Subclasses only say where the arrays come from (`load_arrays`). The split is drawn from
+    Subclasses only say where the arrays come from (`load_arrays`), and may replace the
+    transforms (`_feature_transform` for every split, `_train_transform` for training only, where
+    augmentation goes). Regression targets are float (N, num_outputs); classification targets are
+    class indices (N,) below `num_outputs`, the number of classes. The split is drawn from
     `split_seed`, which is independent of the training seed, so runs with different seeds are
     compared on the same validation and test samples.
     """
@@ -34,10 +37,10 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         num_workers: int = 0,
         pin_memory: bool = False,
         split_seed: int = 0,
+        input_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
-        if task not in TASKS:
-            raise ConfigError(f"data.task={task!r} is not supported; use one of {TASKS}")
+        check_task(task)
         if min(val_fraction, test_fraction) < 0 or val_fraction + test_fraction >= 1:
             raise ConfigError(
                 f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be"
@@ -48,39 +51,72 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         if num_workers < 0:
             raise ConfigError(f"data.num_workers={num_workers} must be 0 (main process) or more")
         self.save_hyperparameters(logger=False)
+        for key, value in self.hparams.items():
+            # Config lists arrive as ListConfig; checkpoints loaded with weights_only=True (the
+            # safe default) accept plain lists only.
+            if isinstance(value, Sequence) and not isinstance(value, str):
+                self.hparams[key] = list(value)
         self.task = task
         self.num_features = num_features
         self.num_outputs = num_outputs
+        # One sample's shape: (num_features,) for tables, (C, H, W) for images.
+        self.input_shape = tuple(input_shape) if input_shape else (num_features,)
+        if int(np.prod(self.input_shape)) != num_features:
+            raise ConfigError(
+                f"data.input_shape={list(self.input_shape)} holds {int(np.prod(self.input_shape))}"
+                f" values but data.num_features={num_features}; make them agree"
+            )
+        self.stored_shape = self.input_shape  # as load_arrays() returns it; transforms may resize
         self.train_set: ArrayDataset | None = None
         self.val_set: ArrayDataset | None = None
         self.test_set: ArrayDataset | None = None
 
     @abstractmethod
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All samples as (features (N, F), targets (N, O))."""
+        """All samples as (features (N, *input_shape), targets (N, O) or class indices (N,))."""
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:  # Lightning calls setup once per stage; load once
             return
         features, targets = self.load_arrays()
-        if features.ndim != 2 or features.shape[1] != self.num_features:
+        if features.shape[1:] != self.stored_shape:
             raise ConfigError(
-                f"data.num_features={self.num_features} but the data has shape {features.shape};"
-                " set data.num_features to its number of feature columns"
+                f"data.num_features={self.num_features} (input shape {list(self.stored_shape)})"
+                f" but the data has samples of shape {list(features.shape[1:])}; set"
+                f" data.num_features={int(np.prod(features.shape[1:]))} (and data.input_shape)"
             )
-        targets = targets.reshape(len(targets), -1)  # (N,) -> (N, 1): the shape nn.Linear outputs
+        targets = self._check_targets(targets)
+        train_idx, val_idx, test_idx = self._split(len(features))
+        self.feature_transform = self._feature_transform(features[train_idx])
+        self.train_transform = self._train_transform(features[train_idx])
+        self.target_transform: Transform = ToTensor(
+            torch.int64 if self.task == "classification" else torch.float32
+        )
+        self.train_set, self.val_set, self.test_set = (
+            ArrayDataset(features[idx], targets[idx], transform, self.target_transform)
+            for idx, transform in (
+                (train_idx, self.train_transform),
+                (val_idx, self.feature_transform),
+                (test_idx, self.feature_transform),
+            )
+        )
+
+    def _check_targets(self, targets: np.ndarray) -> np.ndarray:
+        if self.task == "classification":
+            targets = targets.reshape(-1)
+            if len(targets) and (targets.min() < 0 or targets.max() >= self.num_outputs):
+                raise ConfigError(
+                    f"data.num_outputs={self.num_outputs} classes but the labels run from"
+                    f" {targets.min()} to {targets.max()}; set data.num_outputs={targets.max() + 1}"
+                )
+            return targets.astype(np.int64)
+        targets = targets.reshape(len(targets), -1)  # (N,) -> (N, 1): what nn.Linear outputs
         if targets.shape[1] != self.num_outputs:
             raise ConfigError(
                 f"data.num_outputs={self.num_outputs} but the targets have"
                 f" {targets.shape[1]} columns"
             )
-        train_idx, val_idx, test_idx = self._split(len(features))
-        self.feature_transform = self._feature_transform(features[train_idx])
-        self.target_transform = ToTensor(torch.float32)
-        self.train_set, self.val_set, self.test_set = (
-            ArrayDataset(features[idx], targets[idx], self.feature_transform, self.target_transform)
-            for idx in (train_idx, val_idx, test_idx)
-        )
+        return targets
 
     def _split(self, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         order = np.random.default_rng(self.hparams.split_seed).permutation(num_samples)
@@ -97,6 +133,9 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         if self.hparams.standardize:
             steps.append(Standardize.fit(train_features))  # training statistics only
         return Compose(steps)
+
+    def _train_transform(self, train_features: np.ndarray) -> Transform:
+        return self.feature_transform  # no augmentation unless a subclass adds some
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
@@ -118,4 +157,5 @@ class ArrayDataModule(L.LightningDataModule, ABC):
             num_workers=workers,
             pin_memory=self.hparams.pin_memory,
             persistent_workers=workers > 0,  # keep worker processes alive between epochs
+            collate_fn=ArrayDataset.collate,  # batches come whole from __getitems__
         )

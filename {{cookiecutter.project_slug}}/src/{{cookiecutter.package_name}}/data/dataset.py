@@ -1,6 +1,6 @@
-"""A map-style `Dataset` over in-memory arrays, with per-sample transforms."""
+"""A map-style `Dataset` over in-memory arrays, with transforms, served per sample or per batch."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -10,10 +10,16 @@ Transform = Callable[[Any], Any]
 
 
 class ArrayDataset(Dataset):
-    """Pairs (features[i], targets[i]); `transform` and `target_transform` run on each sample read.
+    """Pairs (features[i], targets[i]); `transform` and `target_transform` run on each read.
 
-    The arrays stay as they were loaded (numpy); the transforms turn each sample into what the
+    The arrays stay as they were loaded (numpy); the transforms turn samples into what the
     model needs, so the same dataset serves training, evaluation and inspection.
+
+    `dataset[i]` reads one sample, as in any `Dataset`. `DataLoader` calls `__getitems__` when it
+    exists: here it indexes the arrays once for the whole batch and runs each transform once on
+    it, instead of one Python call per sample followed by stacking. The transforms therefore
+    take a sample or a batch (leading axis); the batch comes out already collated, so loaders
+    over this dataset pass `collate_fn=ArrayDataset.collate` (the project's DataModules do).
     """
 
     def __init__(
@@ -34,9 +40,21 @@ class ArrayDataset(Dataset):
         return len(self.features)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        x, y = self.features[index], self.targets[index]
+        return self._apply(self.features[index], self.targets[index])
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[Any, Any]:
+        """The batch at `indices` as (features, targets), each transformed once."""
+        indices = np.asarray(indices)
+        return self._apply(self.features[indices], self.targets[indices])
+
+    def _apply(self, x: Any, y: Any) -> tuple[Any, Any]:
         if self.transform is not None:
             x = self.transform(x)
         if self.target_transform is not None:
             y = self.target_transform(y)
         return x, y
+
+    @staticmethod
+    def collate(batch: tuple[Any, Any]) -> tuple[Any, Any]:
+        """`__getitems__` already returns a collated batch: nothing left to stack."""
+        return batch

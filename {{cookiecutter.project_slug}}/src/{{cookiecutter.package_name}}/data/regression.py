@@ -23,6 +23,7 @@ class SyntheticRegressionDataModule(ArrayDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        input_shape: list[int] | None = None,
     ) -> None:
         super().__init__(
             task=task,
@@ -35,6 +36,7 @@ class SyntheticRegressionDataModule(ArrayDataModule):
             num_workers=num_workers,
             pin_memory=pin_memory,
             split_seed=seed,
+            input_shape=input_shape,
         )
         self.problem: LinearProblem = make_linear_regression(
             num_samples, num_features, num_outputs, noise, seed

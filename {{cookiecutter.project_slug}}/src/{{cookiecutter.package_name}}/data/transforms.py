@@ -66,3 +66,25 @@ class Standardize:
 
     def __repr__(self) -> str:
         return f"Standardize(features={self.mean.numel()})"
+
+
+class PerSample:
+    """Runs a random transform on each sample of a batch, each with its own random draw.
+
+    torchvision's random transforms draw one set of parameters per call, so a whole batch
+    would get the same rotation. A single sample (`sample_ndim` dims) passes straight through;
+    a batch is transformed sample by sample, in order, so it consumes the random numbers
+    exactly as reading the samples one by one would.
+    """
+
+    def __init__(self, transform: Callable[[Tensor], Tensor], sample_ndim: int = 3) -> None:
+        self.transform = transform
+        self.sample_ndim = sample_ndim
+
+    def __call__(self, sample: Tensor) -> Tensor:
+        if sample.ndim == self.sample_ndim:
+            return self.transform(sample)
+        return torch.stack([self.transform(item) for item in sample])
+
+    def __repr__(self) -> str:
+        return f"PerSample({self.transform!r})"

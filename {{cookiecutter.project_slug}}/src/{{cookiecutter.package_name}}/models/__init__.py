@@ -1,7 +1,9 @@
 """Models: plain-PyTorch networks and the LightningModule that trains them."""
 
-from .metrics import task_metrics
+from .cnn import CNN
+from .linear import FlatLinear
+from .metrics import task_loss, task_metrics
 from .mlp import MLP
 from .supervised import SupervisedModule
 
-__all__ = ["MLP", "SupervisedModule", "task_metrics"]
+__all__ = ["CNN", "MLP", "FlatLinear", "SupervisedModule", "task_loss", "task_metrics"]

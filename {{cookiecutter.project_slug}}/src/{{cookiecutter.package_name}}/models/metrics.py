@@ -1,14 +1,41 @@
-"""The metrics each task reports, as torchmetrics collections (one copy per split)."""
+"""What each task is scored by: its default loss and its torchmetrics (one copy per split)."""
 
+from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from ..errors import ConfigError
 
+TASKS = ("regression", "classification")
+
+
+def check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ConfigError(f"data.task={task!r} is not supported; use one of {TASKS}")
+
+
+def task_loss(task: str) -> nn.Module:
+    """The loss a task trains with when the model config leaves `loss: null`."""
+    check_task(task)
+    return nn.MSELoss() if task == "regression" else nn.CrossEntropyLoss()
+
 
 def task_metrics(task: str, num_outputs: int) -> MetricCollection:
-    """Metrics for `task`, named as they appear in logs after the split prefix (`val/r2`)."""
+    """Metrics for `task`, named as they appear in logs after the split prefix (`val/r2`).
+
+    Classification takes logits (B, num_outputs) and class indices (B,); `acc` is the fraction
+    of samples right, `f1` the macro F1 over classes.
+    """
+    check_task(task)
     if task == "regression":
         return MetricCollection(
             {"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "r2": R2Score(num_outputs)}
         )
-    raise ConfigError(f"no metrics defined for task {task!r}; expected 'regression'")
+    # validate_args=False: the checks cost more than the update itself on small batches.
+    common = {"num_classes": num_outputs, "validate_args": False}
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(average="micro", **common),
+            "f1": MulticlassF1Score(average="macro", **common),
+        }
+    )

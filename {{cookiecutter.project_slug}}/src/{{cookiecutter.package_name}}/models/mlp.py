@@ -8,7 +8,10 @@ from ..errors import ConfigError
 
 
 class MLP(nn.Module):
-    """in_features -> [Linear, activation, dropout] per hidden size -> Linear -> out_features."""
+    """in_features -> [Linear, activation, dropout] per hidden size -> Linear -> out_features.
+
+    Images are flattened first, so (B, C, H, W) batches work with in_features = C*H*W.
+    """
 
     def __init__(
         self,
@@ -36,4 +39,4 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.layers(x)  # (B, in_features) -> (B, out_features)
+        return self.layers(x.flatten(1))  # (B, ...) -> (B, in_features) -> (B, out_features)

@@ -7,8 +7,9 @@ import lightning as L
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from torchmetrics import MaxMetric
 
-from .metrics import task_metrics
+from .metrics import task_loss, task_metrics
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]  # Hydra `_partial_: true`
 SchedulerFactory = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
@@ -17,13 +18,15 @@ SchedulerFactory = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
 class SupervisedModule(L.LightningModule):
     """System, not model: the network, loss and optimizer are handed in, this class only trains.
 
-    Logs `{split}/loss` and the task's metrics (`val/mse`, `test/r2`, ...) once per epoch.
+    Logs `{split}/loss` and the task's metrics (`val/mse`, `test/acc`, ...) once per epoch, and
+    for classification the best validation accuracy so far (`val/acc_best`). `loss=None` takes
+    the task's loss (MSE for regression, cross-entropy for classification).
     """
 
     def __init__(
         self,
         net: nn.Module,
-        loss: nn.Module,
+        loss: nn.Module | None,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         task: str = "regression",
@@ -35,13 +38,16 @@ class SupervisedModule(L.LightningModule):
         # and pickled factories would stop torch.load(weights_only=True) from reading the file.
         self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"], logger=False)
         self.net = net
-        self.loss = loss
+        self.loss = loss if loss is not None else task_loss(task)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         metrics = task_metrics(task, num_outputs)
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        self.val_acc_best = MaxMetric()
+        # Per split: (sum of batch losses * batch sizes, number of samples) since the epoch began.
+        self._loss_sums: dict[str, tuple[Tensor, int]] = {}
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -59,12 +65,35 @@ class SupervisedModule(L.LightningModule):
         x, y = batch
         preds = self(x)
         loss = self.loss(preds, y)
-        metrics = getattr(self, f"{split}_metrics")
-        metrics.update(preds.detach(), y)
-        # Epoch-level values only: a per-step log call costs about as much as a small model's step.
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
-        self.log_dict(metrics, on_step=False, on_epoch=True)
+        getattr(self, f"{split}_metrics").update(preds.detach(), y)
+        # Sum on the device, log once per epoch: a `self.log` call per step costs about as much
+        # as a small model's whole step, and reading the value every step would sync a GPU.
+        total, count = self._loss_sums.get(split, (0.0, 0))
+        self._loss_sums[split] = (total + loss.detach() * len(y), count + len(y))
         return loss
+
+    def _log_epoch(self, split: str) -> dict[str, Tensor]:
+        metrics = getattr(self, f"{split}_metrics")
+        values = metrics.compute()
+        metrics.reset()
+        total, count = self._loss_sums.pop(split, (None, 0))
+        if count:
+            values[f"{split}/loss"] = total / count
+            self.log(f"{split}/loss", values[f"{split}/loss"], prog_bar=True, sync_dist=True)
+        self.log_dict({k: v for k, v in values.items() if k != f"{split}/loss"}, sync_dist=True)
+        return values
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_epoch("val")
+        if "val/acc" in values and not self.trainer.sanity_checking:
+            self.val_acc_best.update(values["val/acc"])
+            self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
