@@ -7,7 +7,10 @@ import hydra
 from omegaconf import DictConfig
 
 from .errors import ConfigError
+from .preflight import check_accelerator, check_devices, check_writable, find_checkpoint
+from .schemas import register_schemas
 from .training import train
+from .validation import check_overrides
 
 
 def config_dir() -> Path:
@@ -21,14 +24,40 @@ def config_dir() -> Path:
 
 def main() -> None:
     """Entry point of `train.py` and of the installed `<project>-train` command."""
+    register_schemas()
+    args = sys.argv[1:]
+    # Hydra's own flags (--cfg, --help, --config-name, ...) run no job: nothing to check.
+    if not any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
+        try:
+            check_before_start([arg for arg in args if not arg.startswith("-")])
+        except ConfigError as err:
+            _fail(err)
     hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")(_run)()
+
+
+def check_before_start(overrides: list[str]) -> None:
+    """Every check that can fail before Hydra creates a run directory."""
+    cfg = check_overrides(overrides, config_dir())
+    accelerator = cfg.trainer.get("accelerator", "auto")
+    check_accelerator(accelerator)
+    check_devices(accelerator, cfg.trainer.get("devices"))
+    find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)
+    check_writable(cfg.paths.log_dir, "paths.log_dir")
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir"):
+            check_writable(value, key)
+
+
+def _fail(err: ConfigError) -> None:
+    # Bad input gets one line and a non-zero exit, not a traceback.
+    print(f"Error: {err}", file=sys.stderr)
+    raise SystemExit(1) from None
 
 
 def _run(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
     except ConfigError as err:
-        # Bad input gets one line and a non-zero exit, not a traceback.
-        print(f"Error: {err}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(err)
     return metrics.get(cfg.monitor.metric)  # the value a sweeper optimises

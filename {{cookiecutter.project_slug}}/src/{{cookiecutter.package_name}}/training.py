@@ -9,15 +9,19 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from .preflight import check_accelerator
+from .preflight import check_accelerator, check_devices, find_checkpoint
 from .reporting import print_metrics, save_metrics
+from .validation import validate_config
 
 log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Trains and tests the configured model; returns the final metrics (also in metrics.json)."""
+    validate_config(cfg)
     check_accelerator(cfg.trainer.get("accelerator", "auto"))
+    check_devices(cfg.trainer.get("accelerator", "auto"), cfg.trainer.get("devices"))
+    ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)  # resume from here
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
@@ -31,7 +35,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for logger in trainer.loggers:
         logger.log_hyperparams(config)
 
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
     if cfg.get("test"):
         checkpoint = trainer.checkpoint_callback
