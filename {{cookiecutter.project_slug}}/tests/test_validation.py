@@ -16,6 +16,7 @@ from .test_cli import run_train
 BAD_OVERRIDES = [
     (["trainer.max_epoch=3"], "did you mean trainer.max_epochs?"),
     (["model.optimizer.lrr=0.1"], "did you mean model.optimizer.lr?"),
+    (["trainer.limit_val_batches=2"], "add it with +trainer.limit_val_batches="),
     (["data.batch_size=abc"], "data.batch_size: Value 'abc'"),
     (["trainer.max_epochs=1.5"], "trainer.max_epochs: Value '1.5'"),
     (["data.num_features=???"], "data.num_features has no value"),

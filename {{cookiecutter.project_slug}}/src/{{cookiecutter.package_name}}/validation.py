@@ -83,6 +83,14 @@ def unknown_key_message(key: str, schema: DictConfig | None) -> str:
     if schema is not None:
         node = OmegaConf.select(schema, parent) if parent else schema
         known = node.keys() if isinstance(node, DictConfig) else []
+    trainer_args = OmegaConf.structured(TrainSchema).trainer.keys()
+    if parent == "trainer" and name in trainer_args:
+        return (
+            f"{key} is a Trainer argument that conf/trainer/ does not set; add it with"
+            f" +{key}=... (the + adds a key)"
+        )
+    if parent == "trainer":
+        known = trainer_args  # suggest from every Trainer argument, not only the configured ones
     guess = difflib.get_close_matches(name, [str(k) for k in known], n=1)
     hint = f"did you mean {parent + '.' if parent else ''}{guess[0]}? " if guess else ""
     return (
