@@ -59,9 +59,16 @@ def check_writable(directory: str | os.PathLike[str], key: str) -> None:
         ) from None
 
 
-def find_checkpoint(ckpt_path: str | None, log_dir: str | os.PathLike[str]) -> str | None:
+def find_checkpoint(
+    ckpt_path: str | None, log_dir: str | os.PathLike[str], required: bool = False
+) -> str | None:
     """`ckpt_path` as a file: `last` is the newest run's checkpoints/last.ckpt under log_dir."""
     if ckpt_path is None:
+        if required:
+            raise ConfigError(
+                "this command needs a checkpoint: add ckpt_path=path/to/file.ckpt"
+                " or ckpt_path=last (the newest run's last.ckpt)"
+            )
         return None
     if ckpt_path == "last":
         candidates = sorted(Path(log_dir).glob("runs/*/checkpoints/last.ckpt"))

@@ -10,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from .preflight import check_accelerator, check_devices, find_checkpoint
+from .provenance import record_run
 from .reporting import print_metrics, save_metrics
 from .validation import validate_config
 
@@ -22,6 +23,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_accelerator(cfg.trainer.get("accelerator", "auto"))
     check_devices(cfg.trainer.get("accelerator", "auto"), cfg.trainer.get("devices"))
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)  # resume from here
+    record_run(Path(cfg.paths.output_dir), OmegaConf.to_yaml(cfg, resolve=True))
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)

@@ -99,7 +99,9 @@ def unknown_key_message(key: str, schema: DictConfig | None) -> str:
     )
 
 
-def check_overrides(overrides: Sequence[str], config_dir: Path) -> DictConfig:
+def check_overrides(
+    overrides: Sequence[str], config_dir: Path, config_name: str = "train"
+) -> DictConfig:
     """Composes the config as `train.py` would, for each value of a sweep, and validates it.
 
     Runs before Hydra starts the job, so a bad override fails with one line and leaves no run
@@ -109,7 +111,7 @@ def check_overrides(overrides: Sequence[str], config_dir: Path) -> DictConfig:
     for candidate in _override_sets(overrides):
         try:
             with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-                cfg = compose(config_name="train", overrides=candidate)
+                cfg = compose(config_name=config_name, overrides=candidate)
         except MissingConfigException as err:
             raise ConfigError(_missing_option_message(err, candidate, config_dir)) from None
         except ConfigCompositionException as err:

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 from ..errors import ConfigError
 from .dataset import ArrayDataset
+from .sampling import EpochShuffleSampler
 from .transforms import Compose, Standardize, ToTensor
 
 TASKS = ("regression",)
@@ -111,10 +112,12 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         if dataset is None:
             raise RuntimeError("call setup() before asking for a DataLoader")
         workers = self.hparams.num_workers
+        # Seeded by the training seed (seed_everything ran before this), not by the global RNG.
+        sampler = EpochShuffleSampler(dataset, torch.initial_seed()) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=self.hparams.pin_memory,
             persistent_workers=workers > 0,  # keep worker processes alive between epochs
