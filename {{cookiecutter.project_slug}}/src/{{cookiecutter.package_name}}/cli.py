@@ -1,5 +1,6 @@
 """Command line: `python train.py|eval.py|predict.py [overrides]` compose conf/<name>.yaml."""
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from omegaconf import DictConfig
 
 from .errors import ConfigError
 from .evaluation import evaluate, predict
-from .preflight import check_accelerator, check_devices, check_writable, find_checkpoint
+from .preflight import check_hardware, check_writable, find_checkpoint
 from .schemas import register_schemas
 from .training import train
 from .validation import check_overrides
@@ -43,8 +44,10 @@ def predict_main() -> None:
 def _launch(config_name: str, task: Callable[[DictConfig], Any]) -> None:
     register_schemas()
     args = sys.argv[1:]
+    if is_secondary_process():
+        sys.argv += secondary_process_overrides(args)
     # Hydra's own flags (--cfg, --help, --config-name, ...) run no job: nothing to check.
-    if not any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
+    elif not any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
         try:
             check_before_start([arg for arg in args if not arg.startswith("-")], config_name)
         except ConfigError as err:
@@ -52,12 +55,30 @@ def _launch(config_name: str, task: Callable[[DictConfig], Any]) -> None:
     hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)(task)()
 
 
+def is_secondary_process() -> bool:
+    """True in every process but global rank 0 of a DDP run (Lightning, torchrun or SLURM)."""
+    return any(os.environ.get(var, "0") != "0" for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"))
+
+
+def secondary_process_overrides(args: list[str]) -> list[str]:
+    """Rank 0 owns the run directory; the other processes log to the console only.
+
+    Lightning re-runs train.py for each extra local process and passes rank 0's directory
+    (`hydra.run.dir=...`, `hydra.output_subdir=null`). Processes started by torchrun or srun on
+    other nodes have no such directory, so Hydra must not create one: they run in place and
+    Lightning sends them rank 0's checkpoint directory.
+    """
+    overrides = ["hydra/job_logging=stdout"]
+    if not any(arg.startswith("hydra.run.dir=") for arg in args):
+        overrides += ["hydra.run.dir=.", "hydra.output_subdir=null"]
+    return overrides
+
+
 def check_before_start(overrides: list[str], config_name: str = "train") -> None:
     """Every check that can fail before Hydra creates a run directory."""
     cfg = check_overrides(overrides, config_dir(), config_name)
-    accelerator = cfg.trainer.get("accelerator", "auto")
-    check_accelerator(accelerator)
-    check_devices(accelerator, cfg.trainer.get("devices"))
+    hardware = cfg.trainer
+    check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
     find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, required=config_name != "train")
     check_writable(cfg.paths.log_dir, "paths.log_dir")
     for override in overrides:

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from .errors import ConfigError
-from .preflight import check_accelerator, check_devices, find_checkpoint
+from .preflight import check_hardware, find_checkpoint
 from .provenance import record_run
 from .reporting import print_metrics, save_metrics
 from .training import instantiate_group, scalars
@@ -24,8 +24,8 @@ SPLITS = ("train", "val", "test")
 
 def _prepare(cfg: DictConfig) -> tuple[str, L.LightningDataModule, L.LightningModule, L.Trainer]:
     validate_config(cfg)
-    check_accelerator(cfg.trainer.get("accelerator", "auto"))
-    check_devices(cfg.trainer.get("accelerator", "auto"), cfg.trainer.get("devices"))
+    hardware = cfg.trainer
+    check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
     ckpt_path = find_checkpoint(cfg.ckpt_path, cfg.paths.log_dir, required=True)
     assert ckpt_path is not None  # required=True raised otherwise
     record_run(Path(cfg.paths.output_dir), OmegaConf.to_yaml(cfg, resolve=True))

@@ -25,6 +25,15 @@ def check_accelerator(accelerator: str) -> None:
         )
 
 
+def check_precision(accelerator: str, precision: Any) -> None:
+    """float16 autocast needs a GPU; the CPU does mixed precision in bfloat16."""
+    if accelerator == "cpu" and str(precision) in ("16", "16-mixed", "16-true"):
+        raise ConfigError(
+            f"trainer.precision={precision} needs a GPU; on the CPU use"
+            " trainer.precision=bf16-mixed or 32-true"
+        )
+
+
 def check_devices(accelerator: str, devices: Any) -> None:
     """More devices than the machine has is an error here, not a hang in process-group setup."""
     if isinstance(devices, int) and devices > 0:
@@ -84,3 +93,10 @@ def find_checkpoint(
             " (e.g. logs/runs/<run>/checkpoints/last.ckpt) or ckpt_path=last"
         )
     return ckpt_path
+
+
+def check_hardware(accelerator: str, devices: Any, precision: Any) -> None:
+    """All checks of the trainer settings against this machine."""
+    check_accelerator(accelerator)
+    check_devices(accelerator, devices)
+    check_precision(accelerator, precision)

@@ -91,6 +91,7 @@ class TrainSchema:
     seed: int = 42
     test: bool = True
     ckpt_path: str | None = None
+    compile: bool = False
     monitor: MonitorSchema = field(default_factory=MonitorSchema)
     data: DataSchema = field(default_factory=DataSchema)
     model: ModelSchema = field(default_factory=ModelSchema)

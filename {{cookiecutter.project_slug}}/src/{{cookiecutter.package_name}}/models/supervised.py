@@ -62,7 +62,8 @@ class SupervisedModule(L.LightningModule):
         metrics = getattr(self, f"{split}_metrics")
         metrics.update(preds.detach(), y)
         # Epoch-level values only: a per-step log call costs about as much as a small model's step.
-        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        # sync_dist: under DDP the epoch loss is averaged over all processes, like the metrics.
+        self.log(f"{split}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log_dict(metrics, on_step=False, on_epoch=True)
         return loss
 
