@@ -7,7 +7,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from lightning.pytorch import callbacks as cb
 
-from {{ cookiecutter.package_name }}.callbacks import OptionalLearningRateMonitor
+from {{ cookiecutter.package_name }}.callbacks import (
+    CheckpointOnSigterm,
+    OptionalLearningRateMonitor,
+    StopOnNonFiniteLoss,
+)
 from {{ cookiecutter.package_name }}.cli import config_dir
 from {{ cookiecutter.package_name }}.training import instantiate_group, train
 
@@ -17,7 +21,7 @@ EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"
 def test_default_callbacks(make_config) -> None:
     built = instantiate_group(make_config().callbacks)
     expected = [cb.ModelCheckpoint, cb.EarlyStopping, OptionalLearningRateMonitor]
-    expected += [cb.RichProgressBar, cb.RichModelSummary]
+    expected += [cb.RichProgressBar, cb.RichModelSummary, StopOnNonFiniteLoss, CheckpointOnSigterm]
     assert [type(callback) for callback in built] == expected
     checkpoint, early_stopping = built[:2]
     assert checkpoint.monitor == early_stopping.monitor == "val/loss"

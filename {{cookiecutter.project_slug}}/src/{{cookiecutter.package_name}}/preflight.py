@@ -86,7 +86,7 @@ def find_checkpoint(
                 f"ckpt_path=last found no runs/*/checkpoints/last.ckpt under {log_dir};"
                 " train first, or give the file: ckpt_path=path/to/file.ckpt"
             )
-        return str(candidates[-1])  # run folders are named by start time
+        return str(candidates[-1].resolve())  # run folders are named by start time
     if not Path(ckpt_path).is_file():
         raise ConfigError(
             f"ckpt_path={ckpt_path} is not a file; give an existing .ckpt"
