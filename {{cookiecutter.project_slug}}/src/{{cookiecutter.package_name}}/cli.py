@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from .errors import ConfigError
 from .evaluation import evaluate, predict
-from .preflight import check_hardware, check_writable, find_checkpoint
+from .preflight import check_hardware, check_launcher, check_writable, find_checkpoint
 from .schemas import register_schemas
 from .training import train
 from .validation import check_overrides
@@ -85,6 +85,8 @@ def check_before_start(overrides: list[str], config_name: str = "train") -> None
         key, _, value = override.partition("=")
         if key in ("hydra.run.dir", "hydra.sweep.dir"):
             check_writable(value, key)
+        if key == "hydra/launcher":
+            check_launcher(value)
 
 
 def _fail(err: ConfigError) -> None:

@@ -1,5 +1,6 @@
 """Checks that run before any work starts, so a bad setting fails in a second, not an hour in."""
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -100,3 +101,16 @@ def check_hardware(accelerator: str, devices: Any, precision: Any) -> None:
     check_accelerator(accelerator)
     check_devices(accelerator, devices)
     check_precision(accelerator, precision)
+
+
+SUBMITIT_LAUNCHERS = ("slurm", "local", "submitit_slurm", "submitit_local")
+
+
+def check_launcher(launcher: str) -> None:
+    """The cluster launchers come with an optional extra; say so instead of a Hydra error."""
+    plugin = importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher")
+    if launcher in SUBMITIT_LAUNCHERS and plugin is None:
+        raise ConfigError(
+            f"hydra/launcher={launcher} needs the hydra-submitit-launcher plugin;"
+            ' install the cluster extra: pip install -e ".[cluster]"'
+        )
