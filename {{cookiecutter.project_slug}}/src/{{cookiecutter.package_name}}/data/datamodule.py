@@ -9,7 +9,6 @@ from torch.utils.data import DataLoader
 
 from ..errors import ConfigError
 from .dataset import ArrayDataset
-from .sampling import EpochShuffleSampler
 from .transforms import Compose, Standardize, ToTensor
 
 TASKS = ("regression",)
@@ -112,12 +111,10 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         if dataset is None:
             raise RuntimeError("call setup() before asking for a DataLoader")
         workers = self.hparams.num_workers
-        # Seeded by the training seed (seed_everything ran before this), not by the global RNG.
-        sampler = EpochShuffleSampler(dataset, torch.initial_seed()) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.hparams.batch_size,
-            sampler=sampler,
+            shuffle=shuffle,
             num_workers=workers,
             pin_memory=self.hparams.pin_memory,
             persistent_workers=workers > 0,  # keep worker processes alive between epochs
