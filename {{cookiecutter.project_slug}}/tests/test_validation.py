@@ -105,3 +105,18 @@ def test_cli_prints_one_line_and_starts_no_run(
     ]
     assert message in result.stderr
     assert not list(tmp_path.glob("logs/runs/*"))  # no run directory, complete or not
+
+
+def test_schemas_are_in_the_config_store_and_follow_lightning() -> None:
+    import inspect
+
+    import lightning as L
+    from hydra.core.config_store import ConfigStore
+
+    from {{ cookiecutter.package_name }}.schemas import TrainerSchema, register_schemas
+
+    register_schemas()
+    stored = set(ConfigStore.instance().list("schema"))
+    assert {"train.yaml", "trainer.yaml", "data.yaml", "model.yaml"} <= stored
+    arguments = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
+    assert arguments <= set(TrainerSchema.__dataclass_fields__)
