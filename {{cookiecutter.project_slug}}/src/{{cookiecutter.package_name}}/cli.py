@@ -1,13 +1,20 @@
-"""Command line: `python train.py [overrides]` composes conf/train.yaml and runs `train`."""
+"""Command line: `python train.py|eval.py|predict.py [overrides]` compose conf/<name>.yaml."""
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
 from .errors import ConfigError
+from .evaluation import evaluate, predict
+from .preflight import check_hardware, check_launcher, check_writable, find_checkpoint
+from .schemas import register_schemas
 from .training import train
+from .validation import check_overrides
 
 
 def config_dir() -> Path:
@@ -21,14 +28,86 @@ def config_dir() -> Path:
 
 def main() -> None:
     """Entry point of `train.py` and of the installed `<project>-train` command."""
-    hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")(_run)()
+    _launch("train", _run)
+
+
+def evaluate_main() -> None:
+    """Entry point of `eval.py`: test a checkpoint and print its metrics."""
+    _launch("eval", _guarded(evaluate))
+
+
+def predict_main() -> None:
+    """Entry point of `predict.py`: write a checkpoint's predictions for one split."""
+    _launch("predict", _guarded(predict))
+
+
+def _launch(config_name: str, task: Callable[[DictConfig], Any]) -> None:
+    register_schemas()
+    args = sys.argv[1:]
+    if is_secondary_process():
+        sys.argv += secondary_process_overrides(args)
+    # Hydra's own flags (--cfg, --help, --config-name, ...) run no job: nothing to check.
+    elif not any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
+        try:
+            check_before_start([arg for arg in args if not arg.startswith("-")], config_name)
+        except ConfigError as err:
+            _fail(err)
+    hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)(task)()
+
+
+def is_secondary_process() -> bool:
+    """True in every process but global rank 0 of a DDP run (Lightning, torchrun or SLURM)."""
+    return any(os.environ.get(var, "0") != "0" for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"))
+
+
+def secondary_process_overrides(args: list[str]) -> list[str]:
+    """Rank 0 owns the run directory; the other processes log to the console only.
+
+    Lightning re-runs train.py for each extra local process and passes rank 0's directory
+    (`hydra.run.dir=...`, `hydra.output_subdir=null`). Processes started by torchrun or srun on
+    other nodes have no such directory, so Hydra must not create one: they run in place and
+    Lightning sends them rank 0's checkpoint directory.
+    """
+    overrides = ["hydra/job_logging=stdout"]
+    if not any(arg.startswith("hydra.run.dir=") for arg in args):
+        overrides += ["hydra.run.dir=.", "hydra.output_subdir=null"]
+    return overrides
+
+
+def check_before_start(overrides: list[str], config_name: str = "train") -> None:
+    """Every check that can fail before Hydra creates a run directory."""
+    cfg = check_overrides(overrides, config_dir(), config_name)
+    hardware = cfg.trainer
+    check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
+    find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, required=config_name != "train")
+    check_writable(cfg.paths.log_dir, "paths.log_dir")
+    for override in overrides:
+        key, _, value = override.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir"):
+            check_writable(value, key)
+        if key == "hydra/launcher":
+            check_launcher(value)
+
+
+def _fail(err: ConfigError) -> None:
+    # Bad input gets one line and a non-zero exit, not a traceback.
+    print(f"Error: {err}", file=sys.stderr)
+    raise SystemExit(1) from None
+
+
+def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], None]:
+    def run(cfg: DictConfig) -> None:
+        try:
+            task(cfg)
+        except ConfigError as err:
+            _fail(err)
+
+    return run
 
 
 def _run(cfg: DictConfig) -> float | None:
     try:
         metrics = train(cfg)
     except ConfigError as err:
-        # Bad input gets one line and a non-zero exit, not a traceback.
-        print(f"Error: {err}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(err)
     return metrics.get(cfg.monitor.metric)  # the value a sweeper optimises

@@ -9,29 +9,45 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from .preflight import check_accelerator
+from .preflight import check_hardware, find_checkpoint
+from .provenance import record_run
 from .reporting import print_metrics, save_metrics
+from .validation import validate_config
 
 log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Trains and tests the configured model; returns the final metrics (also in metrics.json)."""
-    check_accelerator(cfg.trainer.get("accelerator", "auto"))
+    validate_config(cfg)
+    hardware = cfg.trainer
+    check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
+    ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)  # resume from here
+    record_run(Path(cfg.paths.output_dir), OmegaConf.to_yaml(cfg, resolve=True))
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     model: L.LightningModule = instantiate(cfg.model)
+    if cfg.get("compile"):
+        compile_network(model)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
         callbacks=instantiate_group(cfg.get("callbacks")),
         logger=instantiate_group(cfg.get("logger")) or False,
     )
+    log.info(
+        "Training on %d node(s) x %d device(s): world size %d",
+        trainer.num_nodes,
+        trainer.num_devices,
+        trainer.world_size,
+    )
     config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     for logger in trainer.loggers:
         logger.log_hyperparams(config)
 
-    trainer.fit(model, datamodule=datamodule)
+    if ckpt_path:
+        log.info("Resuming from %s", ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
     if cfg.get("test"):
         checkpoint = trainer.checkpoint_callback
@@ -46,6 +62,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         print_metrics(metrics)
         log.info("Run directory: %s", output_dir.resolve())
     return metrics
+
+
+def compile_network(model: L.LightningModule) -> None:
+    """torch.compile the network in place: parameter names, hence checkpoints, stay the same."""
+    getattr(model, "net", model).compile()
 
 
 def instantiate_group(group: Mapping[str, Any] | None) -> list[Any]:

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import lightning as L
+import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
@@ -78,6 +79,11 @@ class SupervisedModule(L.LightningModule):
         metrics.reset()
         total, count = self._loss_sums.pop(split, (None, 0))
         if count:
+            # Sum over processes before dividing, so that under DDP the loss is the mean over every
+            # sample of the split, exactly what one process computes (the metrics sync themselves).
+            strategy = self.trainer.strategy
+            total = strategy.reduce(total, reduce_op="sum")
+            count = strategy.reduce(torch.tensor(float(count), device=total.device), reduce_op="sum")
             values[f"{split}/loss"] = total / count
             self.log(f"{split}/loss", values[f"{split}/loss"], prog_bar=True, sync_dist=True)
         self.log_dict({k: v for k, v in values.items() if k != f"{split}/loss"}, sync_dist=True)
@@ -104,6 +110,15 @@ class SupervisedModule(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor},
         }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The global RNG draws each epoch's shuffle. Restoring it on resume makes a resumed run see
+        # the batches an uninterrupted run would have seen, so both end with the same metrics.
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         x, _ = batch

@@ -1,0 +1,83 @@
+"""Using a trained checkpoint: test it (`eval.py`) or write its predictions (`predict.py`)."""
+
+import csv
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from .errors import ConfigError
+from .preflight import check_hardware, find_checkpoint
+from .provenance import record_run
+from .reporting import print_metrics, save_metrics
+from .training import instantiate_group, scalars
+from .validation import validate_config
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+def _prepare(cfg: DictConfig) -> tuple[str, L.LightningDataModule, L.LightningModule, L.Trainer]:
+    validate_config(cfg)
+    hardware = cfg.trainer
+    check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
+    ckpt_path = find_checkpoint(cfg.ckpt_path, cfg.paths.log_dir, required=True)
+    assert ckpt_path is not None  # required=True raised otherwise
+    record_run(Path(cfg.paths.output_dir), OmegaConf.to_yaml(cfg, resolve=True))
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    model: L.LightningModule = instantiate(cfg.model)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, logger=instantiate_group(cfg.get("logger")) or False
+    )
+    return ckpt_path, datamodule, model, trainer
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Tests the checkpoint `cfg.ckpt_path` on the test split; returns and saves its metrics."""
+    ckpt_path, datamodule, model, trainer = _prepare(cfg)
+    log.info("Testing %s", ckpt_path)
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = scalars(trainer.callback_metrics)
+    if trainer.is_global_zero:
+        save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
+        print_metrics(metrics, title="Test metrics")
+    return metrics
+
+
+def predict(cfg: DictConfig) -> Path:
+    """Writes the checkpoint's predictions for `cfg.split` to <run>/predictions_<split>.csv."""
+    if cfg.split not in SPLITS:
+        raise ConfigError(f"split={cfg.split} is not a split; use one of: {', '.join(SPLITS)}")
+    ckpt_path, datamodule, model, trainer = _prepare(cfg)
+    datamodule.setup("predict")
+    dataset = getattr(datamodule, f"{cfg.split}_set")
+    # In dataset order (no shuffling), so row i is sample i of the split.
+    loader = DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=False)
+    batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
+    predictions = torch.cat(batches).reshape(len(dataset), -1)
+    targets = torch.stack([dataset[i][1] for i in range(len(dataset))]).reshape(len(dataset), -1)
+    path = Path(cfg.paths.output_dir) / f"predictions_{cfg.split}.csv"
+    if trainer.is_global_zero:
+        write_predictions(path, targets, predictions)
+        log.info("Wrote %d predictions to %s", len(predictions), path.resolve())
+    return path
+
+
+def write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
+    """One row per sample: index, target_0.., prediction_0.."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["index"]
+            + [f"target_{i}" for i in range(targets.shape[1])]
+            + [f"prediction_{i}" for i in range(predictions.shape[1])]
+        )
+        for index, (target, prediction) in enumerate(zip(targets, predictions, strict=True)):
+            writer.writerow([index, *target.tolist(), *prediction.tolist()])

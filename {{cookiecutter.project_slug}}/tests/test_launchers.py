@@ -1,0 +1,75 @@
+"""Sweeps through the submitit launchers: SLURM configs compose, local jobs really run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from {{ cookiecutter.package_name }}.cli import config_dir
+from {{ cookiecutter.package_name }}.preflight import SUBMITIT_LAUNCHERS, check_launcher
+
+from .conftest import PROJECT_ROOT
+
+
+@pytest.mark.parametrize(
+    ("launcher", "target"),
+    [("slurm", "SlurmLauncher"), ("local", "LocalLauncher"), ("submitit_local", "LocalLauncher")],
+)
+def test_launcher_configs_compose_and_build(launcher: str, target: str) -> None:
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            config_name="train", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True
+        )
+    assert cfg.hydra.launcher._target_.endswith(target)
+    built = instantiate(cfg.hydra.launcher)
+    assert type(built).__name__ == target
+
+
+def test_slurm_launcher_requeues_and_warns_before_the_time_limit() -> None:
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            config_name="train", overrides=["hydra/launcher=slurm"], return_hydra_config=True
+        )
+    launcher = cfg.hydra.launcher
+    assert launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0
+    assert launcher.tasks_per_node == launcher.gpus_per_node  # one task per GPU for Lightning
+
+
+def test_every_submitit_launcher_is_known_to_the_preflight_check() -> None:
+    for launcher in SUBMITIT_LAUNCHERS:
+        check_launcher(launcher)  # the plugin is installed with the dev extra: no error
+
+
+@pytest.mark.slow
+def test_submitit_local_runs_a_two_job_multirun(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "train.py"),
+            "-m",
+            "hydra/launcher=submitit_local",
+            "seed=1,2",
+            "debug=limit",
+            "trainer.max_epochs=1",
+            "callbacks=none",
+            "logger=none",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
+    job_dirs = sorted(p for p in sweep.iterdir() if p.name.isdigit())
+    assert [p.name for p in job_dirs] == ["0", "1"]
+    seeds = []
+    for job_dir in job_dirs:
+        assert json.loads((job_dir / "metrics.json").read_text())["test/loss"] > 0
+        seeds.append(int((job_dir / ".hydra" / "overrides.yaml").read_text().split("seed=")[1][0]))
+    assert seeds == [1, 2]
+    assert list((sweep / ".submitit").iterdir())  # the jobs went through submitit
