@@ -8,7 +8,6 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader
 
 from .errors import ConfigError
 from .preflight import check_hardware, find_checkpoint
@@ -57,8 +56,7 @@ def predict(cfg: DictConfig) -> Path:
     ckpt_path, datamodule, model, trainer = _prepare(cfg)
     datamodule.setup("predict")
     dataset = getattr(datamodule, f"{cfg.split}_set")
-    # In dataset order (no shuffling), so row i is sample i of the split.
-    loader = DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=False)
+    loader = datamodule.split_dataloader(cfg.split)
     batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
     predictions = torch.cat(batches).reshape(len(dataset), -1)
     targets = torch.stack([dataset[i][1] for i in range(len(dataset))]).reshape(len(dataset), -1)

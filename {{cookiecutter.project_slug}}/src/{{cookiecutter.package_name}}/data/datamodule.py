@@ -146,6 +146,10 @@ class ArrayDataModule(L.LightningDataModule, ABC):
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set, shuffle=False)
 
+    def split_dataloader(self, split: str) -> DataLoader:
+        """The loader of any split, in dataset order: row i of its output is sample i."""
+        return self._loader(getattr(self, f"{split}_set"), shuffle=False)
+
     def _loader(self, dataset: ArrayDataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a DataLoader")

@@ -83,8 +83,8 @@ class SupervisedModule(L.LightningModule):
             # sample of the split, exactly what one process computes (the metrics sync themselves).
             strategy = self.trainer.strategy
             total = strategy.reduce(total, reduce_op="sum")
-            count = strategy.reduce(torch.tensor(float(count), device=total.device), reduce_op="sum")
-            values[f"{split}/loss"] = total / count
+            samples = torch.tensor(float(count), device=total.device)
+            values[f"{split}/loss"] = total / strategy.reduce(samples, reduce_op="sum")
             self.log(f"{split}/loss", values[f"{split}/loss"], prog_bar=True, sync_dist=True)
         self.log_dict({k: v for k, v in values.items() if k != f"{split}/loss"}, sync_dist=True)
         return values
