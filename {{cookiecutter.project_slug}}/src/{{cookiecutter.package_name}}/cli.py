@@ -6,6 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from .env_file import load_env_file
 from .errors import ConfigError
 from .training import train
 
@@ -21,6 +22,7 @@ def config_dir() -> Path:
 
 def main() -> None:
     """Entry point of `train.py` and of the installed `<project>-train` command."""
+    load_env_file(Path.cwd() / ".env")  # API keys and settings; variables already set win
     hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")(_run)()
 
 
