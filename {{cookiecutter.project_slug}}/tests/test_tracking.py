@@ -3,8 +3,11 @@
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,45 @@ def test_mlflow_metrics_in_the_sqlite_store(make_config, tmp_path: Path) -> None
     assert history[-1].value == pytest.approx(metrics["val/loss"], rel=1e-6)
     assert int(run.data.params["run_info/params_total"]) == 9  # nn.Linear(8, 1)
     assert_png(tmp_path / "metrics.png")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_mlflow_logs_to_a_tracking_server(make_config, tmp_path: Path) -> None:
+    port = free_port()
+    store = f"sqlite:///{tmp_path}/server.db"
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the server is up when it answers its health check
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, "mlflow server exited"
+                assert time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+        train(make_config("logger=mlflow", f"logger.mlflow.tracking_uri={uri}", *SHORT_RUN))
+        client = MlflowClient(tracking_uri=uri)
+        [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
+        [run] = client.search_runs([experiment.experiment_id])
+        assert len(client.get_metric_history(run.info.run_id, "val/loss")) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not (tmp_path / "logs" / "mlflow.db").exists()  # nothing went to the local store
 
 
 def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
