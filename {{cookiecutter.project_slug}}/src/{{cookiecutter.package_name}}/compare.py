@@ -21,23 +21,32 @@ class Run:
 
 
 def find_runs(folders: list[Path]) -> list[Run]:
-    """Every run under `folders`, in path order (multirun jobs 0, 1, ... stay in order)."""
+    """Every run under `folders`, in path order (multirun jobs 0, 1, ... stay in order).
+
+    Each run's overrides leave out those every run shares, so the table shows what differs.
+    """
     found = sorted(
         {p.parent for folder in folders for p in folder.rglob("metrics.json")},
         key=lambda p: [int(s) if s.isdigit() else s for s in p.parts],
     )
+    overrides = [_overrides(path) for path in found]
+    shared = set.intersection(*map(set, overrides)) if len(found) > 1 else set()
     return [
-        Run(path, _overrides(path), json.loads((path / "metrics.json").read_text()))
-        for path in found
+        Run(
+            path,
+            " ".join(o for o in run_overrides if o not in shared),
+            json.loads((path / "metrics.json").read_text()),
+        )
+        for path, run_overrides in zip(found, overrides, strict=True)
     ]
 
 
-def _overrides(run_dir: Path) -> str:
+def _overrides(run_dir: Path) -> list[str]:
     overrides = run_dir / ".hydra" / "overrides.yaml"
     if not overrides.is_file():
-        return ""
+        return []
     lines = overrides.read_text().splitlines()
-    return " ".join(line.removeprefix("- ").strip() for line in lines if line.startswith("- "))
+    return [line.removeprefix("- ").strip() for line in lines if line.startswith("- ")]
 
 
 def write_comparison(runs: list[Run], out: Path, metric: str) -> list[Path]:

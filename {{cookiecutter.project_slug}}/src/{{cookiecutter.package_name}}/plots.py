@@ -12,6 +12,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 matplotlib.use("Agg")  # files only: works on servers and in CI without a display
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 Curve = tuple[list[float], list[float]]  # (epochs, values)
 
@@ -47,6 +48,7 @@ def plot_run(metrics_csv: Path, output: Path) -> Path:
         for split, (epochs, values) in sorted(by_metric[metric].items()):
             axis.plot(epochs, values, marker="o", markersize=3, label=split)
         axis.set(title=metric, xlabel="epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.legend()
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(metrics) :]:
@@ -69,6 +71,7 @@ def plot_comparison(curves: Mapping[str, Curve], metric: str, output: Path) -> P
     for label, (epochs, values) in curves.items():
         axis.plot(epochs, values, marker="o", markersize=3, label=label)
     axis.set(title=metric, xlabel="epoch", ylabel=metric)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
     if curves:
         axis.legend(fontsize="small")
