@@ -127,10 +127,12 @@ def finish(loggers: Iterable[Any]) -> None:
     for logger in loggers:
         if type(logger).__name__ != "WandbLogger":
             continue
-        import wandb
+        from wandb.sdk.wandb_run import Run
 
         run = logger.experiment
-        sync_dir = Path(run.dir).parent if getattr(run, "offline", False) else None
-        wandb.finish()
+        if not isinstance(run, Run):  # ranks other than 0 hold a placeholder, not a run
+            continue
+        sync_dir = Path(run.dir).parent if run.offline else None
+        run.finish()
         if sync_dir is not None:
             print(f"W&B ran offline; upload this run later with: wandb sync {sync_dir}")
