@@ -24,10 +24,17 @@ JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%")
 
 
 def run(
-    command: Sequence[str | Path], cwd: Path | None = None, timeout: float = 1800
+    command: Sequence[str | Path],
+    cwd: Path | None = None,
+    timeout: float = 1800,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `command`, capturing output, without the outer pytest's options leaking into it."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    """Run `command`, capturing output, without the outer pytest's options leaking into it.
+
+    `env` adds or overrides variables of this process's environment.
+    """
+    outer = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env = outer | (env or {})
     return subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
@@ -119,9 +126,11 @@ class Venv:
     def python(self) -> Path:
         return self.root / "bin" / "python"
 
-    def run(self, *args: str, cwd: Path, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, cwd: Path, timeout: float = 1800, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run this venv's Python with `args`, e.g. `venv.run("-m", "pytest", cwd=project)`."""
-        return run([self.python, *args], cwd=cwd, timeout=timeout)
+        return run([self.python, *args], cwd=cwd, timeout=timeout, env=env)
 
 
 Bake = Callable[..., Path]

@@ -9,6 +9,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from .env_file import load_env_file
 from .errors import ConfigError
 from .evaluation import evaluate, predict
 from .preflight import check_hardware, check_launcher, check_writable, find_checkpoint
@@ -42,6 +43,7 @@ def predict_main() -> None:
 
 
 def _launch(config_name: str, task: Callable[[DictConfig], Any]) -> None:
+    load_env_file(Path.cwd() / ".env")  # API keys and settings; variables already set win
     register_schemas()
     args = sys.argv[1:]
     if is_secondary_process():

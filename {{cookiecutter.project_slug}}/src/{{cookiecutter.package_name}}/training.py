@@ -9,9 +9,11 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from .plots import plot_csv_log
 from .preflight import check_hardware, find_checkpoint
 from .provenance import record_run
 from .reporting import print_metrics, save_metrics
+from .tracking import finish, run_info
 from .validation import validate_config
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.world_size,
     )
     config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
+    config["run_info"] = run_info(model, cfg.get("tags") or [])  # git commit, parameter counts
     for logger in trainer.loggers:
         logger.log_hyperparams(config)
 
@@ -60,7 +63,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         output_dir = Path(cfg.paths.output_dir)
         save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics)
+        if plot := plot_csv_log(trainer.loggers, output_dir / "metrics.png"):
+            log.info("Curves: %s", plot)
         log.info("Run directory: %s", output_dir.resolve())
+    finish(trainer.loggers)
     return metrics
 
 

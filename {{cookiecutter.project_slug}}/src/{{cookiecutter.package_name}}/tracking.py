@@ -1,0 +1,138 @@
+"""Experiment loggers that need a decision at run time: W&B's online/offline mode, MLflow's store.
+
+The tracking packages are imported inside the functions, so a run that does not select them
+never pays their import time.
+"""
+
+import logging
+import netrc
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+WANDB_HOST = "https://api.wandb.ai"
+
+
+def wandb_mode(env: Mapping[str, str], netrc_file: Path | None = None) -> str:
+    """`WANDB_MODE` when set; else online with an API key or a login, offline without either."""
+    if env.get("WANDB_MODE"):
+        return env["WANDB_MODE"]
+    if env.get("WANDB_API_KEY"):
+        return "online"
+    host = urlparse(env.get("WANDB_BASE_URL") or WANDB_HOST).hostname or ""
+    netrc_file = netrc_file or Path(env.get("NETRC") or Path.home() / ".netrc")
+    try:
+        logged_in = netrc.netrc(netrc_file).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        logged_in = False
+    return "online" if logged_in else "offline"
+
+
+def sweep_group() -> str | None:
+    """The multirun's folder name, so every job of one sweep lands in the same W&B group."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return Path(HydraConfig.get().sweep.dir).name
+
+
+def wandb_logger(
+    save_dir: str,
+    project: str,
+    entity: str | None = None,
+    name: str | None = None,
+    group: str | None = None,
+    tags: Iterable[str] = (),
+    notes: str | None = None,
+    log_model: bool | str = False,
+) -> Any:
+    """A Lightning `WandbLogger` that runs offline, without prompting, when no login exists."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    mode = wandb_mode(os.environ)
+    if mode == "offline":
+        log.info("W&B: no API key or login found, logging offline (no network needed)")
+    return WandbLogger(
+        save_dir=save_dir,
+        project=project,
+        entity=entity,
+        name=name,
+        group=group or sweep_group(),
+        tags=list(tags),
+        notes=notes,
+        log_model=log_model,
+        mode=mode,
+    )
+
+
+def mlflow_logger(
+    tracking_uri: str,
+    experiment_name: str,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    log_model: bool | str = False,
+) -> Any:
+    """A Lightning `MLFlowLogger`; makes the folder of a `sqlite:///` store (SQLite won't)."""
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return MLFlowLogger(
+        experiment_name=experiment_name,
+        run_name=run_name,
+        tracking_uri=tracking_uri,
+        tags=dict(tags) if tags else None,
+        log_model=log_model,
+    )
+
+
+def run_info(model: nn.Module, tags: Iterable[str] = ()) -> dict[str, Any]:
+    """What identifies a run beyond its config: the code version, the tags, the model's size."""
+    params = list(model.parameters())
+    return {
+        "git_commit": git_commit(),
+        "tags": list(tags),
+        "params_total": sum(p.numel() for p in params),
+        "params_trainable": sum(p.numel() for p in params if p.requires_grad),
+    }
+
+
+def git_commit(cwd: Path | None = None) -> str | None:
+    """The checked-out commit (with `-dirty` for uncommitted changes), or None outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() or None
+
+
+def finish(loggers: Iterable[Any]) -> None:
+    """Closes W&B runs, so each multirun job is complete before the next starts."""
+    for logger in loggers:
+        if type(logger).__name__ != "WandbLogger":
+            continue
+        from wandb.sdk.wandb_run import Run
+
+        run = logger.experiment
+        if not isinstance(run, Run):  # ranks other than 0 hold a placeholder, not a run
+            continue
+        sync_dir = Path(run.dir).parent if run.offline else None
+        run.finish()
+        if sync_dir is not None:
+            print(f"W&B ran offline; upload this run later with: wandb sync {sync_dir}")

@@ -1,0 +1,239 @@
+"""Every experiment logger, run for real and read back with the tool's own reader."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from {{ cookiecutter.package_name }}.compare import main as compare_main
+from {{ cookiecutter.package_name }}.env_file import load_env_file
+from {{ cookiecutter.package_name }}.plots import read_curves
+from {{ cookiecutter.package_name }}.tracking import wandb_mode
+from {{ cookiecutter.package_name }}.training import train
+
+from .conftest import PROJECT_ROOT
+from .wandb_records import records
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SHORT_RUN = ("trainer.max_epochs=2", "callbacks=none", "test=false")
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE), f"{path} is not a PNG"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width > 100 and height > 100
+
+
+def test_wandb_mode_follows_the_environment_and_the_login(tmp_path: Path) -> None:
+    no_login = tmp_path / "missing-netrc"
+    assert wandb_mode({}, no_login) == "offline"
+    assert wandb_mode({"WANDB_API_KEY": "k"}, no_login) == "online"
+    assert wandb_mode({"WANDB_API_KEY": "k", "WANDB_MODE": "offline"}, no_login) == "offline"
+    assert wandb_mode({"WANDB_MODE": "disabled"}, no_login) == "disabled"
+    login = tmp_path / "netrc"
+    login.write_text("machine api.wandb.ai\n  login user\n  password secret\n")
+    login.chmod(0o600)
+    assert wandb_mode({}, login) == "online"
+    assert wandb_mode({"WANDB_BASE_URL": "https://wandb.example.org"}, login) == "offline"
+
+
+def test_env_file_sets_only_missing_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nEXAMPLE_A=1\nexport EXAMPLE_B='two words'\nEXAMPLE_C=new\n")
+    monkeypatch.delenv("EXAMPLE_A", raising=False)
+    monkeypatch.delenv("EXAMPLE_B", raising=False)
+    monkeypatch.setenv("EXAMPLE_C", "kept")
+    assert load_env_file(env_file) == ["EXAMPLE_A", "EXAMPLE_B"]
+    assert os.environ["EXAMPLE_A"] == "1" and os.environ["EXAMPLE_B"] == "two words"
+    assert os.environ["EXAMPLE_C"] == "kept"
+    assert load_env_file(tmp_path / "absent") == []
+
+
+def test_tensorboard_events_csv_and_plot(make_config, tmp_path: Path) -> None:
+    train(make_config("logger=tensorboard", *SHORT_RUN))
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "val/loss", "val/r2"} <= set(events.Tags()["scalars"])
+    tensorboard_val = [event.value for event in events.Scalars("val/loss")]
+    epochs, csv_val = read_curves(tmp_path / "csv" / "metrics.csv")["val/loss"]
+    assert epochs == [0, 1]
+    assert csv_val == pytest.approx(tensorboard_val, rel=1e-6)
+    assert_png(tmp_path / "metrics.png")
+
+
+def test_mlflow_metrics_in_the_sqlite_store(make_config, tmp_path: Path) -> None:
+    metrics = train(make_config("logger=mlflow", *SHORT_RUN))
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/logs/mlflow.db")
+    [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
+    [run] = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    history = client.get_metric_history(run.info.run_id, "val/loss")
+    assert len(history) == 2
+    assert history[-1].value == pytest.approx(metrics["val/loss"], rel=1e-6)
+    assert int(run.data.params["run_info/params_total"]) == 9  # nn.Linear(8, 1)
+    assert_png(tmp_path / "metrics.png")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_mlflow_logs_to_a_tracking_server(make_config, tmp_path: Path) -> None:
+    port = free_port()
+    store = f"sqlite:///{tmp_path}/server.db"
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the server is up when it answers its health check
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, "mlflow server exited"
+                assert time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+        train(make_config("logger=mlflow", f"logger.mlflow.tracking_uri={uri}", *SHORT_RUN))
+        client = MlflowClient(tracking_uri=uri)
+        [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
+        [run] = client.search_runs([experiment.experiment_id])
+        assert len(client.get_metric_history(run.info.run_id, "val/loss")) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert not (tmp_path / "logs" / "mlflow.db").exists()  # nothing went to the local store
+
+
+def offline_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """No W&B credentials anywhere and no reachable W&B server: what a fresh laptop offline has."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WANDB_", "MLFLOW_"))}
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    # Port 9 (discard) on the loopback: any attempt to reach the server fails at once.
+    unreachable = {"WANDB_BASE_URL": "http://127.0.0.1:9"}
+    return env | {"HOME": str(home), "NETRC": str(home / ".netrc")} | unreachable | extra
+
+
+def run_train(
+    cwd: Path, env: dict[str, str], *overrides: str, python_flags: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, *python_flags, str(PROJECT_ROOT / "train.py"), *overrides],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def wandb_runs(root: Path) -> list[list]:
+    """The records of each offline W&B run under root, in path order."""
+    return [list(records(f)) for f in sorted(root.rglob("offline-run-*/*.wandb"))]
+
+
+def items(entries) -> dict:
+    """Config or history items as a dict; W&B stores a key either flat or as a nested path."""
+    return {e.key or "/".join(e.nested_key): json.loads(e.value_json) for e in entries}
+
+
+def first(run_records: list, kind: str):
+    return next(getattr(r, kind) for r in run_records if r.WhichOneof("record_type") == kind)
+
+
+@pytest.mark.slow
+def test_wandb_runs_offline_without_login_or_network(tmp_path: Path) -> None:
+    result = run_train(tmp_path, offline_env(tmp_path), "logger=wandb", "tags=[smoke]")
+    [sync_line] = [line for line in result.stdout.splitlines() if "upload this run later" in line]
+    sync_dir = Path(sync_line.split("wandb sync ", 1)[1])
+    assert sync_dir.name.startswith("offline-run-") and sync_dir.is_dir()
+    [run] = wandb_runs(tmp_path)
+    assert first(run, "exit").exit_code == 0
+    assert list(first(run, "run").tags) == ["smoke"]
+    config = items(first(run, "config").update)
+    assert config["run_info"]["params_total"] == 9
+    assert config["run_info"]["tags"] == ["smoke"]
+    assert "git_commit" in config["run_info"]
+    assert config["model"]["optimizer"]["lr"] == 0.1
+    history = [items(r.history.item) for r in run if r.WhichOneof("record_type") == "history"]
+    val_loss = [row["val/loss"] for row in history if "val/loss" in row]
+    assert len(val_loss) == 20  # one per epoch
+    assert val_loss[-1] < val_loss[0]
+    assert any("test/r2" in row for row in history)
+
+
+@pytest.mark.slow
+def test_wandb_multirun_gives_one_finished_run_per_job_in_one_group(tmp_path: Path) -> None:
+    overrides = ["logger=wandb", "seed=1,2", "trainer.max_epochs=2", "test=false"]
+    run_train(tmp_path, offline_env(tmp_path), "-m", *overrides)
+    [sweep_dir] = (tmp_path / "logs" / "multiruns").iterdir()
+    runs = wandb_runs(sweep_dir)
+    assert len(runs) == 2
+    assert {first(run, "run").run_group for run in runs} == {sweep_dir.name}
+    assert len({first(run, "run").run_id for run in runs}) == 2
+    assert [first(run, "exit").exit_code for run in runs] == [0, 0]
+
+    # The sweep at a glance: one row per job, and one plot.
+    out = tmp_path / "comparison"
+    compare_main([str(sweep_dir), "--out", str(out)])
+    lines = (out / "comparison.md").read_text().splitlines()
+    assert lines[0].startswith("| run | overrides |") and "val/loss" in lines[0]
+    assert [("seed=1" in line, "seed=2" in line) for line in lines[2:]] == [
+        (True, False),
+        (False, True),
+    ]
+    assert len((out / "comparison.csv").read_text().splitlines()) == 3
+    assert_png(out / "comparison.png")
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_any_file_the_run_writes(tmp_path: Path) -> None:
+    secret = "fake-wandb-key-0123456789abcdef0123456789abcdef"
+    # WANDB_MODE wins over the key, so the run stays offline even with a key present.
+    env = offline_env(tmp_path, WANDB_API_KEY=secret, WANDB_MODE="offline")
+    run_train(tmp_path, env, "logger=many", "trainer.max_epochs=1")
+    [run_dir] = (tmp_path / "logs" / "runs").iterdir()
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    for expected in ("tensorboard", "csv", "wandb", "checkpoints", ".hydra"):
+        assert (run_dir / expected).is_dir(), expected
+    assert (tmp_path / "logs" / "mlflow.db").is_file()
+    assert len(wandb_runs(run_dir)) == 1
+    leaks = [str(p) for p in written if secret.encode() in p.read_bytes()]
+    assert leaks == []
+
+
+@pytest.mark.slow
+def test_csv_run_imports_no_optional_tracker(tmp_path: Path) -> None:
+    env = offline_env(tmp_path)
+    flags = ("-X", "importtime")
+    result = run_train(tmp_path, env, "logger=csv", "trainer.max_epochs=2", python_flags=flags)
+    imported = re.findall(r"^import time:.*\|\s*(\S+)$", result.stderr, re.MULTILINE)
+    assert "lightning" in imported  # the import log was captured
+    optional = {"wandb", "mlflow", "tensorboard", "tensorboardX"}
+    assert [name for name in imported if name.split(".")[0] in optional] == []
+    [run_dir] = (tmp_path / "logs" / "runs").iterdir()
+    assert_png(run_dir / "metrics.png")
