@@ -4,9 +4,12 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .errors import ConfigError
+from .sweeps import run_trial
 from .training import train
 
 
@@ -25,6 +28,10 @@ def main() -> None:
 
 
 def _run(cfg: DictConfig) -> float | None:
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        # A failing trial raises, so the sweeper records it as failed and goes on with the rest.
+        metric = cfg.get("optimized_metric") or cfg.monitor.metric
+        return run_trial(lambda: train(cfg), metric)
     try:
         metrics = train(cfg)
     except ConfigError as err:
