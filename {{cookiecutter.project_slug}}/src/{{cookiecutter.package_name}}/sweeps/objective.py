@@ -2,6 +2,8 @@
 
 import logging
 import math
+import os
+import socket
 from collections.abc import Callable, Mapping
 
 from ..errors import ConfigError
@@ -23,6 +25,7 @@ def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
     Raising (rather than exiting, or returning NaN) is what lets the sweeper mark just this trial
     as failed and carry on with the next.
     """
+    log.info("Trial runs in process %d on %s", os.getpid(), socket.gethostname())
     try:
         return objective_value(train(), metric)
     except Exception:
