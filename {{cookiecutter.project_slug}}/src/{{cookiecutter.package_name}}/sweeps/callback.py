@@ -40,6 +40,9 @@ class SweepSummaryCallback(Callback):
         from .summary import write_summary  # optuna and matplotlib, only once a sweep ends
 
         summary = write_summary(
-            storage, config.hydra.sweeper.study_name, Path(config.hydra.sweep.dir)
+            storage,
+            config.hydra.sweeper.study_name,
+            Path(config.hydra.sweep.dir),
+            metric=config.optimized_metric,
         )
         log.info("Sweep summary: %s", summary.resolve())

@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # files only, no display needed (clusters, CI)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -38,16 +39,19 @@ def trial_rows(study: optuna.Study) -> list[TrialRow]:
     return rows
 
 
-def write_summary(storage: str, study_name: str, out_dir: Path) -> Path:
-    """Writes summary.md, trials.csv and optimization_history.png to out_dir; returns summary.md."""
+def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "value") -> Path:
+    """Writes summary.md, trials.csv and optimization_history.png to out_dir; returns summary.md.
+
+    `metric` names the objective (e.g. `val/loss`) in the texts; the study does not record it.
+    """
     study = optuna.load_study(study_name=study_name, storage=storage)
     rows = trial_rows(study)
     minimize = study.direction == optuna.study.StudyDirection.MINIMIZE
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out_dir / "trials.csv")
-    plot_history(rows, minimize, out_dir / "optimization_history.png")
+    plot_history(rows, minimize, out_dir / "optimization_history.png", metric)
     summary = out_dir / "summary.md"
-    summary.write_text(_markdown(study_name, storage, rows, minimize))
+    summary.write_text(_markdown(study_name, storage, rows, minimize, metric))
     return summary
 
 
@@ -58,24 +62,26 @@ def best_row(rows: list[TrialRow], minimize: bool) -> TrialRow | None:
     return (min if minimize else max)(done, key=lambda row: row.value)
 
 
-def _markdown(study_name: str, storage: str, rows: list[TrialRow], minimize: bool) -> str:
+def _markdown(
+    study_name: str, storage: str, rows: list[TrialRow], minimize: bool, metric: str
+) -> str:
     best = best_row(rows, minimize)
     states = {state: sum(row.state == state for row in rows) for state in _states(rows)}
     lines = [
         f"# Sweep `{study_name}`",
         "",
-        f"Storage: `{storage}` ({'minimize' if minimize else 'maximize'});"
+        f"Storage: `{storage}`; {'minimize' if minimize else 'maximize'} `{metric}`;"
         f" trials: {len(rows)} ({', '.join(f'{n} {s}' for s, n in states.items())})",
         "",
     ]
     if best is None:
         lines += ["No trial completed.", ""]
     else:
-        lines += [f"Best trial: #{best.number}, value {best.value:.6g}", ""]
+        lines += [f"Best trial: #{best.number}, {metric} = {best.value:.6g}", ""]
         lines += [f"- `{name}={value}`" for name, value in best.params.items()]
         lines += ["", "![optimisation history](optimization_history.png)", ""]
     names = sorted({name for row in rows for name in row.params})
-    lines += ["| trial | state | value | " + " | ".join(names) + " | seconds |"]
+    lines += [f"| trial | state | {metric} | " + " | ".join(names) + " | seconds |"]
     lines += ["| " + " | ".join(["---"] * (len(names) + 4)) + " |"]
     for row in rows:
         cells = [str(row.number), row.state, _number(row.value)]
@@ -95,7 +101,7 @@ def _write_csv(rows: list[TrialRow], path: Path) -> None:
             writer.writerow([row.number, row.state, row.value, *params, row.seconds])
 
 
-def plot_history(rows: list[TrialRow], minimize: bool, path: Path) -> None:
+def plot_history(rows: list[TrialRow], minimize: bool, path: Path, metric: str = "value") -> None:
     """Each completed trial's value and the best so far; failed trials as red ticks."""
     figure, axes = plt.subplots(figsize=(7, 4))
     done = [row for row in rows if row.state == "COMPLETE" and row.value is not None]
@@ -111,7 +117,8 @@ def plot_history(rows: list[TrialRow], minimize: bool, path: Path) -> None:
     if any(row.state == "FAIL" for row in rows):
         axes.plot([], [], color="tab:red", linestyle=":", label="failed")
     axes.set_xlabel("trial")
-    axes.set_ylabel("objective")
+    axes.set_ylabel(metric)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title("Optimisation history")
     axes.legend()
     figure.tight_layout()
@@ -136,8 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("storage", help="e.g. sqlite:///logs/sweeps/regression_optuna/study.db")
     parser.add_argument("study_name", help="hydra.sweeper.study_name of the sweep")
     parser.add_argument("out_dir", type=Path, help="where summary.md and the plot go")
+    parser.add_argument("--metric", default="value", help="the objective's name, e.g. val/loss")
     args = parser.parse_args(argv)
-    print(write_summary(args.storage, args.study_name, args.out_dir).read_text())
+    print(write_summary(args.storage, args.study_name, args.out_dir, args.metric).read_text())
 
 
 if __name__ == "__main__":
