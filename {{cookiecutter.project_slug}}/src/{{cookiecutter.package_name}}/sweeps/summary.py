@@ -145,7 +145,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out_dir", type=Path, help="where summary.md and the plot go")
     parser.add_argument("--metric", default="value", help="the objective's name, e.g. val/loss")
     args = parser.parse_args(argv)
-    print(write_summary(args.storage, args.study_name, args.out_dir, args.metric).read_text())
+    try:
+        summary = write_summary(args.storage, args.study_name, args.out_dir, args.metric)
+    except KeyError:  # optuna's answer to an unknown study name
+        raise SystemExit(
+            f"Error: no study {args.study_name!r} in {args.storage}; the study name is"
+            " hydra.sweeper.study_name of the sweep (its folder under logs/sweeps/)"
+        ) from None
+    print(summary.read_text())
 
 
 if __name__ == "__main__":
