@@ -1,11 +1,21 @@
 """The sweep summary, from real Optuna studies in SQLite files (no training involved)."""
 
+import warnings
 from pathlib import Path
 
 import optuna
 import pytest
 
 from my_project.sweeps.summary import main, write_summary
+
+
+def run_trials(study: optuna.Study, *xs: float) -> None:
+    """One trial per x, in order (enqueue_trial: optuna 2 still flags it as experimental)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        for x in xs:
+            study.enqueue_trial({"x": x})
+        study.optimize(quadratic, n_trials=len(xs), catch=(RuntimeError,))
 
 
 def quadratic(trial: optuna.Trial) -> float:
@@ -21,10 +31,7 @@ def storage(tmp_path: Path) -> str:
     study = optuna.create_study(
         study_name="quad", storage=url, sampler=optuna.samplers.RandomSampler(seed=0)
     )
-    study.enqueue_trial({"x": 3.5})  # fails
-    study.enqueue_trial({"x": 1.5})  # the best
-    study.enqueue_trial({"x": -2.0})
-    study.optimize(quadratic, n_trials=3, catch=(RuntimeError,))
+    run_trials(study, 3.5, 1.5, -2.0)  # fails, the best, completes
     return url
 
 
@@ -42,8 +49,7 @@ def test_summary_lists_best_and_every_trial(storage: str, tmp_path: Path) -> Non
 def test_a_study_without_completed_trials_says_so(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'failed.db'}"
     study = optuna.create_study(study_name="broken", storage=url)
-    study.enqueue_trial({"x": 3.5})
-    study.optimize(quadratic, n_trials=1, catch=(RuntimeError,))
+    run_trials(study, 3.5)
     summary = write_summary(url, "broken", tmp_path / "out").read_text()
     assert "No trial completed." in summary and "| 0 | FAIL |" in summary
 
