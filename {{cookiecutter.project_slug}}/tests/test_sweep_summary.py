@@ -6,7 +6,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from my_project.sweeps.summary import main, write_summary
+from {{ cookiecutter.package_name }}.sweeps.summary import main, write_summary
 
 
 def run_trials(study: optuna.Study, *xs: float) -> None:
