@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from .env_file import load_env_file
@@ -14,6 +16,7 @@ from .errors import ConfigError
 from .evaluation import evaluate, predict
 from .preflight import check_hardware, check_launcher, check_writable, find_checkpoint
 from .schemas import register_schemas
+from .sweeps import run_trial
 from .training import train
 from .validation import check_overrides
 
@@ -108,6 +111,10 @@ def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], None]:
 
 
 def _run(cfg: DictConfig) -> float | None:
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        # A failing trial raises, so the sweeper records it as failed and goes on with the rest.
+        metric = cfg.get("optimized_metric") or cfg.monitor.metric
+        return run_trial(lambda: train(cfg), metric)
     try:
         metrics = train(cfg)
     except ConfigError as err:

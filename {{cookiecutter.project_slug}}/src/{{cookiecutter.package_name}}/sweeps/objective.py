@@ -1,0 +1,66 @@
+"""What a sweep trial hands its sweeper: one finite number, or an exception it records as failed."""
+
+import logging
+import math
+import os
+import socket
+from collections.abc import Callable, Mapping
+
+from ..errors import ConfigError
+from ..models.metrics import task_metrics
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+DIRECTIONS = {"min": "minimize", "max": "maximize"}
+
+
+class TrialFailed(RuntimeError):
+    """A trial ran but produced no usable objective value (missing, NaN or infinite)."""
+
+
+def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
+    """Runs one trial and returns `metric`; any failure is logged to the trial's log and re-raised.
+
+    Raising (rather than exiting, or returning NaN) is what lets the sweeper mark just this trial
+    as failed and carry on with the next.
+    """
+    log.info("Trial runs in process %d on %s", os.getpid(), socket.gethostname())
+    try:
+        return objective_value(train(), metric)
+    except Exception:
+        log.exception("Trial failed")
+        raise
+
+
+def objective_value(metrics: Mapping[str, float], metric: str) -> float:
+    """`metrics[metric]`, checked to be a finite number a sweeper can compare."""
+    if metric not in metrics:
+        raise TrialFailed(f"the run reported no {metric!r}; it reported {sorted(metrics)}")
+    value = float(metrics[metric])
+    if not math.isfinite(value):
+        raise TrialFailed(f"{metric} is {value}: the run diverged (try a smaller learning rate)")
+    return value
+
+
+def check_optimized_metric(
+    metric: str | None, task: str, num_outputs: int, tested: bool = True
+) -> None:
+    """Fails before the first trial when `metric` is not set or is not a metric the runs log."""
+    splits = SPLITS if tested else SPLITS[:2]
+    names = ["loss", *task_metrics(task, num_outputs).keys()]
+    known = [f"{split}/{name}" for split in splits for name in names]
+    if not metric or metric == "???":
+        raise ConfigError(f"set the metric to optimise, e.g. optimized_metric={known[len(names)]}")
+    if metric not in known:
+        raise ConfigError(
+            f"optimized_metric={metric} is not a metric the {task} runs log;"
+            f" choose one of: {', '.join(known)}"
+        )
+
+
+def optuna_direction(mode: str) -> str:
+    """`monitor.mode` (min/max) as an Optuna direction (minimize/maximize)."""
+    if mode not in DIRECTIONS:
+        raise ConfigError(f"monitor.mode={mode} is not min or max")
+    return DIRECTIONS[mode]

@@ -1,0 +1,65 @@
+"""What a sweep trial returns and the checks made before the first trial, without training."""
+
+import math
+
+import pytest
+
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.sweeps import (
+    TrialFailed,
+    check_optimized_metric,
+    optuna_direction,
+    run_trial,
+)
+
+
+def test_a_trial_returns_its_metric() -> None:
+    assert run_trial(lambda: {"val/loss": 0.25, "val/r2": 0.9}, "val/r2") == 0.9
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_metric_fails_the_trial(value: float) -> None:
+    with pytest.raises(TrialFailed, match="diverged"):
+        run_trial(lambda: {"val/loss": value}, "val/loss")
+
+
+def test_a_metric_the_run_did_not_report_fails_the_trial() -> None:
+    with pytest.raises(TrialFailed, match="no 'val/acc'"):
+        run_trial(lambda: {"val/loss": 1.0}, "val/acc")
+
+
+def test_errors_inside_a_trial_are_logged_and_raised(caplog: pytest.LogCaptureFixture) -> None:
+    def crash() -> dict[str, float]:
+        raise RuntimeError("out of memory")
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run_trial(crash, "val/loss")
+    assert "Trial failed" in caplog.text and "out of memory" in caplog.text
+
+
+@pytest.mark.parametrize("metric", ["val/loss", "val/r2", "test/mse", "train/mae"])
+def test_metrics_the_runs_log_are_accepted(metric: str) -> None:
+    check_optimized_metric(metric, "regression", 1)
+
+
+@pytest.mark.parametrize("metric", [None, "", "???"])
+def test_a_missing_metric_name_says_what_to_set(metric: str | None) -> None:
+    with pytest.raises(ConfigError, match="optimized_metric=val/loss"):
+        check_optimized_metric(metric, "regression", 1)
+
+
+def test_an_unknown_metric_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="val/accuracy.*val/r2"):
+        check_optimized_metric("val/accuracy", "regression", 1)
+
+
+def test_test_metrics_need_the_test_split() -> None:
+    with pytest.raises(ConfigError, match="test/r2"):
+        check_optimized_metric("test/r2", "regression", 1, tested=False)
+
+
+def test_monitor_mode_becomes_an_optuna_direction() -> None:
+    assert optuna_direction("min") == "minimize"
+    assert optuna_direction("max") == "maximize"
+    with pytest.raises(ConfigError, match="min or max"):
+        optuna_direction("down")

@@ -1,0 +1,59 @@
+"""The sweep summary, from real Optuna studies in SQLite files (no training involved)."""
+
+import warnings
+from pathlib import Path
+
+import optuna
+import pytest
+
+from {{ cookiecutter.package_name }}.sweeps.summary import main, write_summary
+
+
+def run_trials(study: optuna.Study, *xs: float) -> None:
+    """One trial per x, in order (enqueue_trial: optuna 2 still flags it as experimental)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        for x in xs:
+            study.enqueue_trial({"x": x})
+        study.optimize(quadratic, n_trials=len(xs), catch=(RuntimeError,))
+
+
+def quadratic(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -4.0, 4.0)
+    if x > 3.0:
+        raise RuntimeError("x too large")
+    return (x - 1.0) ** 2
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(
+        study_name="quad", storage=url, sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    run_trials(study, 3.5, 1.5, -2.0)  # fails, the best, completes
+    return url
+
+
+def test_summary_lists_best_and_every_trial(storage: str, tmp_path: Path) -> None:
+    summary = write_summary(storage, "quad", tmp_path / "out", metric="val/loss").read_text()
+    assert "minimize `val/loss`; trials: 3 (2 COMPLETE, 1 FAIL)" in summary
+    assert "Best trial: #1, val/loss = 0.25" in summary and "- `x=1.5`" in summary
+    assert "| 0 | FAIL |  | 3.5 |" in summary
+    assert "| 2 | COMPLETE | 9 | -2 |" in summary
+    csv_lines = (tmp_path / "out" / "trials.csv").read_text().splitlines()
+    assert csv_lines[0] == "trial,state,value,x,seconds" and len(csv_lines) == 4
+    assert (tmp_path / "out" / "optimization_history.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_study_without_completed_trials_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'failed.db'}"
+    study = optuna.create_study(study_name="broken", storage=url)
+    run_trials(study, 3.5)
+    summary = write_summary(url, "broken", tmp_path / "out").read_text()
+    assert "No trial completed." in summary and "| 0 | FAIL |" in summary
+
+
+def test_an_unknown_study_name_is_one_clear_error(storage: str, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="no study 'other'.*study_name"):
+        main([storage, "other", str(tmp_path / "out")])

@@ -1,0 +1,157 @@
+"""Real sweeps through `python train.py -m`: Optuna searches, failures, resuming, parallel, grid."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from .conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+# Small and quick: a few hundred samples, two epochs, no checkpoints or progress bars.
+QUICK = ("trainer=cpu", "trainer.max_epochs=2", "data.num_samples=300")
+QUICK += ("callbacks=none", "logger=none")
+SEARCH = ("hparams_search=regression_optuna", *QUICK)
+STUDY = "regression_optuna"
+
+
+def run_train(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "train.py"), "-m", *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"HYDRA_FULL_ERROR": "1"},
+        timeout=600,
+    )
+
+
+def sweep_dir(cwd: Path) -> Path:
+    return cwd / "logs" / "sweeps" / STUDY
+
+
+def load_study(cwd: Path) -> optuna.Study:
+    storage = f"sqlite:///{sweep_dir(cwd) / 'study.db'}"
+    return optuna.load_study(study_name=STUDY, storage=storage)
+
+
+def trial_dirs(cwd: Path) -> list[Path]:
+    return sorted(p for p in sweep_dir(cwd).iterdir() if (p / ".hydra").is_dir())
+
+
+def overrides_of(run_dir: Path) -> list[str]:
+    return yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+
+
+def test_optuna_search_beats_its_worst_trial(tmp_path: Path) -> None:
+    result = run_train(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3")
+    assert result.returncode == 0, result.stderr
+    trials = load_study(tmp_path).trials
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3
+    best = min(trials, key=lambda t: t.value)
+    worst = max(trials, key=lambda t: t.value)
+    assert best.value < worst.value
+    assert best.params["model.optimizer.lr"] != worst.params["model.optimizer.lr"]
+    # The value the sweeper saw is the trial's own val/loss, from its own run directory.
+    [best_dir] = [d for d in trial_dirs(tmp_path) if d.name.startswith(f"{best.number}_")]
+    metrics = yaml.safe_load((best_dir / "metrics.json").read_text())
+    assert metrics["val/loss"] == pytest.approx(best.value)
+    summary = (sweep_dir(tmp_path) / "summary.md").read_text()
+    assert f"Best trial: #{best.number}" in summary
+    assert summary.count("| COMPLETE |") == 3
+    assert (sweep_dir(tmp_path) / "optimization_history.png").read_bytes()[:4] == b"\x89PNG"
+    assert len((sweep_dir(tmp_path) / "trials.csv").read_text().splitlines()) == 4
+
+
+def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    # Three learning rates: a negative one makes SGD raise, a huge one diverges to a non-finite
+    # loss, the sensible one completes. Seed 1 of the random sampler draws each once, failing
+    # first. (Not the grid sampler: hydra-optuna-sweeper 1.3 crashes if a grid's last trial fails.)
+    result = run_train(
+        tmp_path,
+        *SEARCH,
+        "hydra/sweeper/sampler=random",
+        "hydra.sweeper.sampler.seed=1",
+        "hydra.sweeper.n_trials=3",
+        "model.optimizer.lr=0.1,-1.0,1000000.0",
+        "data.batch_size=32",
+    )
+    assert result.returncode == 0, result.stderr
+    trials = load_study(tmp_path).trials
+    states = {t.params["model.optimizer.lr"]: t.state.name for t in trials}
+    assert states == {0.1: "COMPLETE", -1.0: "FAIL", 1000000.0: "FAIL"}
+    summary = (sweep_dir(tmp_path) / "summary.md").read_text()
+    assert summary.count("| FAIL |") == 2 and "1 COMPLETE, 2 FAIL" in summary
+    logs = {
+        next(o for o in overrides_of(d) if o.startswith("model.optimizer.lr=")): (
+            d / "train.log"
+        ).read_text()
+        for d in trial_dirs(tmp_path)
+    }
+    assert "Trial failed" in logs["model.optimizer.lr=-1.0"]
+    assert "Invalid learning rate" in logs["model.optimizer.lr=-1.0"]
+    assert "diverged" in logs["model.optimizer.lr=1000000.0"]
+    assert "Trial failed" not in logs["model.optimizer.lr=0.1"]
+
+
+def test_the_same_command_again_resumes_the_study(tmp_path: Path) -> None:
+    command = (*SEARCH, "hydra.sweeper.n_trials=2")
+    for _ in range(2):
+        result = run_train(tmp_path, *command)
+        assert result.returncode == 0, result.stderr
+    trials = load_study(tmp_path).trials
+    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    assert len(trial_dirs(tmp_path)) == 4  # resumed trials get new folders, none overwritten
+    assert "trials: 4 (4 COMPLETE)" in (sweep_dir(tmp_path) / "summary.md").read_text()
+
+
+def test_trials_run_in_parallel_with_the_joblib_launcher(tmp_path: Path) -> None:
+    result = run_train(
+        tmp_path,
+        *SEARCH,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=2",
+        "trainer.max_epochs=6",  # long enough to overlap despite staggered worker starts
+    )
+    assert result.returncode == 0, result.stderr
+    assert [t.state.name for t in load_study(tmp_path).trials] == ["COMPLETE"] * 2
+    first, second = trial_dirs(tmp_path)
+    pids = {
+        re.search(r"Trial runs in process (\d+)", (d / "train.log").read_text())[1]
+        for d in (first, second)
+    }
+    assert len(pids) == 2
+    # Each trial's config is written when it starts, its metrics when it ends: the two overlap.
+    started = [(d / ".hydra" / "config.yaml").stat().st_mtime for d in (first, second)]
+    ended = [(d / "metrics.json").stat().st_mtime for d in (first, second)]
+    assert started[0] < ended[1] and started[1] < ended[0]
+
+
+def test_an_unknown_metric_stops_the_search_before_any_trial(tmp_path: Path) -> None:
+    result = run_train(tmp_path, *SEARCH, "optimized_metric=val/accuracy")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "optimized_metric=val/accuracy" in line and "val/loss" in line
+    assert not sweep_dir(tmp_path).exists()
+
+
+def test_grid_multirun_runs_every_combination(tmp_path: Path) -> None:
+    result = run_train(tmp_path, *QUICK, "model.optimizer.lr=0.1,0.01", "seed=1,2")
+    assert result.returncode == 0, result.stderr
+    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    combinations = {tuple(overrides_of(job)[-2:]) for job in jobs}
+    assert combinations == {
+        (f"model.optimizer.lr={lr}", f"seed={seed}") for lr in (0.1, 0.01) for seed in (1, 2)
+    }
+    assert all((job / "metrics.json").is_file() for job in jobs)
