@@ -48,17 +48,22 @@ def init_git(root: Path) -> None:
     if shutil.which("git") is None:
         print("git not found: skipping `git init` (run it yourself later)", file=sys.stderr)
         return
+    if (root / ".git").exists():
+        return  # baked again over an existing project (-f): its history stays the user's
     identity: list[str] = []
     if git("config", "user.email", root=root).returncode != 0:  # no identity configured yet
         identity = ["-c", f"user.name={AUTHOR_NAME}", "-c", f"user.email={AUTHOR_EMAIL}"]
-    steps = [["init", "--quiet"], ["add", "--all"]]
-    steps.append([*identity, "commit", "--quiet", "--no-verify", "-m", "Start from template"])
-    for step in steps:
-        result = git(*step, root=root)
+    steps = [
+        ("init", ["init", "--quiet"]),
+        ("add", ["add", "--all"]),
+        ("commit", [*identity, "commit", "--quiet", "--no-verify", "-m", "Start from template"]),
+    ]
+    for name, args in steps:
+        result = git(*args, root=root)
         if result.returncode != 0:
             # The project itself is complete; only its history is missing, so warn, don't fail.
-            print(f"git {step[-1]} failed, project left without a commit:", file=sys.stderr)
-            print(result.stderr.strip(), file=sys.stderr)
+            print(f"git {name} failed, project left without a commit:", file=sys.stderr)
+            print((result.stdout + result.stderr).strip(), file=sys.stderr)
             return
 
 

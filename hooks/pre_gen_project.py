@@ -41,6 +41,35 @@ IMPORTED = frozenset(
 # sys.path, where these names resolve before an installed package of the same name.
 LAYOUT = frozenset({"src", "conf", "scripts", "tests", "test", "train", "eval", "predict"})
 
+# Distributions the project installs: a project of the same name (after PEP 503 normalisation)
+# would be taken for that dependency by pip, which then refuses or replaces one of them.
+DEPENDENCIES = frozenset(
+    {
+        "torch",
+        "torchvision",
+        "lightning",
+        "pytorch-lightning",
+        "torchmetrics",
+        "hydra-core",
+        "omegaconf",
+        "rich",
+        "numpy",
+        "scikit-learn",
+        "matplotlib",
+        "wandb",
+        "tensorboard",
+        "mlflow",
+        "optuna",
+        "sqlalchemy",
+        "hydra-optuna-sweeper",
+        "hydra-joblib-launcher",
+        "hydra-submitit-launcher",
+        "pytest",
+        "ruff",
+        "mypy",
+    }
+)
+
 # PEP 508 distribution name; the slug is also the folder name, so no spaces or slashes.
 DIST_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
@@ -64,12 +93,15 @@ def package_problem(name: str) -> str | None:
 
 def slug_problem(slug: str) -> str | None:
     """Why `slug` cannot be the folder and distribution name, or None if it can."""
-    if DIST_NAME.match(slug):
-        return None
-    return (
-        "is not a valid distribution name (letters, digits, '.', '_', '-'; "
-        "must start and end with a letter or digit)"
-    )
+    if not DIST_NAME.match(slug):
+        return (
+            "is not a valid distribution name (letters, digits, '.', '_', '-'; "
+            "must start and end with a letter or digit)"
+        )
+    normalized = re.sub(r"[-_.]+", "-", slug).lower()
+    if normalized in DEPENDENCIES:
+        return f"is the name of the '{normalized}' package the project depends on"
+    return None
 
 
 def suggest_package(name: str) -> str:
@@ -84,7 +116,10 @@ def suggest_package(name: str) -> str:
 def suggest_slug(slug: str) -> str:
     """A valid distribution name close to `slug`, for the error message."""
     base = re.sub(r"[^a-z0-9._-]+", "-", slug.lower()).strip("._-")
-    return base if DIST_NAME.match(base) else "my-project"
+    for candidate in (base, f"my-{base}-project"):
+        if candidate.strip("-") and slug_problem(candidate) is None:
+            return candidate
+    return "my-project"
 
 
 def main() -> None:

@@ -5,14 +5,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Bake, MakeVenv, assert_ok, assert_ruff_clean, find_in_tree
+from tests.helpers import (
+    Bake,
+    MakeVenv,
+    assert_ok,
+    assert_ruff_clean,
+    find_in_tree,
+    load_pyproject,
+)
 
 DEFAULT_NAMES = re.compile(r"my[-_ ]project", re.IGNORECASE)
+# Quotes and backslashes must not break the Python, TOML or YAML the answer ends up in.
+DESCRIPTION = 'Models that say "hello" to C:\\new\\paths and {braces}'
 
 
 @pytest.fixture(scope="module")
 def project(bake: Bake) -> Path:
-    return bake(project_name="Acme Rocket Science")
+    return bake(project_name="Acme Rocket Science", description=DESCRIPTION)
 
 
 def test_names_derive_from_project_name(project: Path) -> None:
@@ -22,6 +31,12 @@ def test_names_derive_from_project_name(project: Path) -> None:
 
 def test_no_default_name_left(project: Path) -> None:
     assert find_in_tree(project, DEFAULT_NAMES) == []
+
+
+def test_description_with_quotes_and_backslashes_survives(project: Path) -> None:
+    pyproject = load_pyproject(project)
+    assert pyproject["project"]["description"] == DESCRIPTION
+    assert DESCRIPTION in (project / "README.md").read_text()
 
 
 def test_ruff_clean(project: Path) -> None:

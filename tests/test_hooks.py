@@ -20,6 +20,8 @@ BAD_NAMES = [
     ("package_name", "train"),  # clashes with train.py
     ("project_slug", "-bad-"),  # not a distribution name
     ("project_slug", "has space"),  # not a distribution name, nor a sane folder
+    ("project_slug", "Lightning"),  # a dependency's distribution name
+    ("project_slug", "hydra_core"),  # the same as hydra-core once normalised
 ]
 
 

@@ -4,9 +4,11 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from cookiecutter.main import cookiecutter
 
 from tests.helpers import TEMPLATE_ROOT, Bake, assert_ok, run
 
@@ -34,6 +36,30 @@ def test_project_starts_as_a_clean_git_repository(project: Path) -> None:
 
 def test_git_init_can_be_turned_off(bake: Bake) -> None:
     assert not (bake(init_git="no") / ".git").exists()
+
+
+def test_baking_again_over_a_project_keeps_its_history(
+    tmp_path: Path, cookiecutter_config: dict[str, Any]
+) -> None:
+    def bake_over() -> Path:
+        return Path(
+            cookiecutter(
+                str(TEMPLATE_ROOT),
+                no_input=True,
+                output_dir=str(tmp_path),
+                overwrite_if_exists=True,
+                default_config=cookiecutter_config,
+            )
+        )
+
+    project = bake_over()
+    (project / "notes.txt").write_text("mine\n")
+    identity = ["-c", "user.name=Someone", "-c", "user.email=someone@example.com"]
+    assert_ok(run(["git", "add", "notes.txt"], cwd=project))
+    assert_ok(run(["git", *identity, "commit", "--quiet", "-m", "My change"], cwd=project))
+    bake_over()
+    log = run(["git", "log", "--format=%s"], cwd=project)
+    assert log.stdout.splitlines() == ["My change", "Start from template"]
 
 
 @pytest.mark.parametrize("minimum", PYTHON_VERSIONS)
@@ -74,7 +100,16 @@ def test_makefile_lists_its_targets_by_default(project: Path) -> None:
     result = run(["make"], cwd=project)
     assert_ok(result)
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
-    assert {"install", "train", "test", "test-all", "lint", "format", "env", "clean"} <= listed
+    expected = {"install", "train", "test", "test-all", "lint", "format", "env", "clean"}
+    assert expected | {"sweep", "bench", "compare"} <= listed
+
+
+def test_sweep_target_starts_the_chosen_search(project: Path) -> None:
+    result = run(
+        ["make", "-n", "sweep", "SEARCH=digits_optuna", "ARGS=hydra/launcher=joblib"], cwd=project
+    )
+    assert_ok(result)
+    assert "train.py -m hparams_search=digits_optuna hydra/launcher=joblib" in result.stdout
 
 
 def test_env_target_reports_versions_and_devices(project: Path) -> None:

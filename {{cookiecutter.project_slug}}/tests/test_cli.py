@@ -1,5 +1,7 @@
 """`python train.py` as a user runs it, in a fresh process."""
 
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -35,7 +37,32 @@ def test_train_writes_a_complete_run_directory(tmp_path: Path) -> None:
     assert {"epoch", "step", "val/loss"} <= set(header)
     assert (run_dir / "metrics.json").is_file()
     assert "Final metrics" in result.stdout and "test/r2" in result.stdout
-    assert str(run_dir.resolve()) in (run_dir / "train.log").read_text()
+    log_text = (run_dir / "train.log").read_text()
+    assert str(run_dir.resolve()) in log_text
+    assert "GPU available:" in log_text, "Lightning's own messages belong in train.log too"
+    # The run reports the best monitored value, the one of the checkpoint it tested.
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        val_losses = [float(row["val/loss"]) for row in csv.DictReader(file) if row["val/loss"]]
+    assert metrics["val/loss_best"] == pytest.approx(min(val_losses), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fix"),
+    [
+        (("model=mlp", "model.net.activation=Relu"), "use a class name such as ReLU"),
+        (("data=csv", "data.path=missing.csv"), "point it at your CSV file"),
+    ],
+)
+def test_errors_raised_while_building_the_run_are_one_clear_line(
+    tmp_path: Path, overrides: tuple[str, ...], fix: str
+) -> None:
+    result = run_train(tmp_path, *overrides)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "InstantiationException" not in result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert fix in line
+    assert not list(tmp_path.glob("logs/runs/*/metrics.json")), "no run may look complete"
 
 
 def test_gpu_trainer_without_a_gpu_stops_with_one_clear_line(tmp_path: Path) -> None:

@@ -19,9 +19,10 @@ def test_fast_dev_run(make_config, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "metrics.json").read_text()) == pytest.approx(metrics)
 
 
-def test_mlp_trains(make_config) -> None:
+def test_mlp_trains_and_callbacks_none_means_none(make_config, tmp_path: Path) -> None:
     metrics = train(make_config("model=mlp", "trainer.max_epochs=3", "callbacks=none"))
     assert metrics["val/r2"] > 0.5
+    assert not list(tmp_path.rglob("*.ckpt")), "not even the checkpoint Lightning adds by itself"
 
 
 @pytest.fixture(scope="module")

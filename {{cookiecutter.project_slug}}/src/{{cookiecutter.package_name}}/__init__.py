@@ -1,3 +1,3 @@
-"""{{ cookiecutter.project_name }}: {{ cookiecutter.description }}"""
+"""The project's package: data, models, training, and the command line that runs them."""
 
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ from .errors import ConfigError
 from .evaluation import evaluate, predict
 from .preflight import check_hardware, check_launcher, check_writable, find_checkpoint
 from .schemas import register_schemas
-from .sweeps import run_trial
+from .sweeps import best_value, run_trial
 from .training import train
 from .validation import check_overrides
 
@@ -100,23 +100,31 @@ def _fail(err: ConfigError) -> None:
     raise SystemExit(1) from None
 
 
-def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], None]:
-    def run(cfg: DictConfig) -> None:
+def config_error(err: BaseException) -> ConfigError | None:
+    """The ConfigError behind `err`, if any: Hydra wraps errors raised while instantiating."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ConfigError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    def run(cfg: DictConfig) -> Any:
         try:
-            task(cfg)
-        except ConfigError as err:
-            _fail(err)
+            return task(cfg)
+        except Exception as err:
+            if (cause := config_error(err)) is None:
+                raise
+            _fail(cause)
 
     return run
 
 
 def _run(cfg: DictConfig) -> float | None:
+    metric = cfg.get("optimized_metric") or cfg.monitor.metric  # the value a sweeper optimises
     if HydraConfig.get().mode == RunMode.MULTIRUN:
         # A failing trial raises, so the sweeper records it as failed and goes on with the rest.
-        metric = cfg.get("optimized_metric") or cfg.monitor.metric
         return run_trial(lambda: train(cfg), metric)
-    try:
-        metrics = train(cfg)
-    except ConfigError as err:
-        _fail(err)
-    return metrics.get(cfg.monitor.metric)  # the value a sweeper optimises
+    return best_value(_guarded(train)(cfg), metric)

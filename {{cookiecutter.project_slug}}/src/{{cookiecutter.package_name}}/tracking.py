@@ -7,13 +7,14 @@ never pays their import time.
 import logging
 import netrc
 import os
-import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from torch import nn
+
+from .provenance import git_state
 
 log = logging.getLogger(__name__)
 
@@ -98,28 +99,14 @@ def mlflow_logger(
 def run_info(model: nn.Module, tags: Iterable[str] = ()) -> dict[str, Any]:
     """What identifies a run beyond its config: the code version, the tags, the model's size."""
     params = list(model.parameters())
+    git = git_state(Path(__file__).resolve().parent)
     return {
-        "git_commit": git_commit(),
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
         "tags": list(tags),
         "params_total": sum(p.numel() for p in params),
         "params_trainable": sum(p.numel() for p in params if p.requires_grad),
     }
-
-
-def git_commit(cwd: Path | None = None) -> str | None:
-    """The checked-out commit (with `-dirty` for uncommitted changes), or None outside git."""
-    try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit.stdout.strip() or None
 
 
 def finish(loggers: Iterable[Any]) -> None:

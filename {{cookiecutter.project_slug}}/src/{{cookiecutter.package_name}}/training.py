@@ -52,8 +52,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Resuming from %s", ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
+    checkpoint = trainer.checkpoint_callback
+    best_score = getattr(checkpoint, "best_model_score", None)
+    if best_score is not None and (monitored := getattr(checkpoint, "monitor", None)):
+        # The monitored value of the checkpoint that is kept and tested, beside the last epoch's.
+        metrics.setdefault(f"{monitored}_best", float(best_score))
     if cfg.get("test"):
-        checkpoint = trainer.checkpoint_callback
         best = getattr(checkpoint, "best_model_path", "") or None  # None: test the final weights
         log.info("Testing %s", best or "the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best)

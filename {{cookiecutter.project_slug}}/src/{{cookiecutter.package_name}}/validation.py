@@ -20,8 +20,9 @@ from .errors import ConfigError
 from .schemas import OPEN_GROUPS, TrainSchema
 
 
-def validate_config(cfg: DictConfig) -> None:
-    """Checks `cfg` against the schemas: known keys, value types, no required value left unset."""
+def validate_config(cfg: DictConfig, check_values: bool = True) -> None:
+    """Checks `cfg` against the schemas: known keys, value types, no required value left unset,
+    and (`check_values`) values in their valid ranges."""
     schema = OmegaConf.structured(TrainSchema)
     OmegaConf.set_struct(schema, False)  # other groups and top-level keys are free-form
     OmegaConf.set_struct(schema.trainer, True)  # every Trainer argument is known: typos fail
@@ -36,7 +37,8 @@ def validate_config(cfg: DictConfig) -> None:
         raise ConfigError(
             f"{missing[0]} has no value (it is ??? in the config); set it, e.g. {missing[0]}=..."
         )
-    check_ranges(cfg)
+    if check_values:
+        check_ranges(cfg)
 
 
 def missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
@@ -102,30 +104,36 @@ def unknown_key_message(key: str, schema: DictConfig | None) -> str:
 def check_overrides(
     overrides: Sequence[str], config_dir: Path, config_name: str = "train"
 ) -> DictConfig:
-    """Composes the config as `train.py` would, for each value of a sweep, and validates it.
+    """Composes the config as `train.py` would and validates it; returns it.
 
     Runs before Hydra starts the job, so a bad override fails with one line and leaves no run
-    directory behind. Returns the config composed from the first set of overrides.
+    directory behind. In a sweep, what would break every job (a typo, a wrong type, a bad value
+    outside the swept keys) fails here; a swept value that breaks only its own job (`lr=-1`) is
+    left to that job, which the sweep records as failed and goes past.
     """
-    composed = []
-    for candidate in _override_sets(overrides):
-        try:
-            with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-                cfg = compose(config_name=config_name, overrides=candidate)
-        except MissingConfigException as err:
-            raise ConfigError(_missing_option_message(err, candidate, config_dir)) from None
-        except ConfigCompositionException as err:
-            cause = err.__cause__
-            if isinstance(cause, OmegaConfBaseException):
-                raise ConfigError(describe(cause, _schema_for_hints(config_dir))) from None
-            raise ConfigError(str(err).splitlines()[0]) from None
-        validate_config(cfg)
-        composed.append(cfg)
-    return composed[0]
+    base, sweeps = _override_sets(overrides)
+    cfg = _compose(base, config_dir, config_name)
+    validate_config(cfg)
+    for candidate in sweeps:
+        validate_config(_compose(candidate, config_dir, config_name), check_values=False)
+    return cfg
 
 
-def _override_sets(overrides: Sequence[str]) -> list[list[str]]:
-    """The plain overrides, once per value of each enumerable sweep (`seed=1,2`)."""
+def _compose(overrides: list[str], config_dir: Path, config_name: str) -> DictConfig:
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            return compose(config_name=config_name, overrides=overrides)
+    except MissingConfigException as err:
+        raise ConfigError(_missing_option_message(err, overrides, config_dir)) from None
+    except ConfigCompositionException as err:
+        cause = err.__cause__
+        if isinstance(cause, OmegaConfBaseException):
+            raise ConfigError(describe(cause, _schema_for_hints(config_dir))) from None
+        raise ConfigError(str(err).splitlines()[0]) from None
+
+
+def _override_sets(overrides: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """The plain overrides, and those plus one value of each enumerable sweep (`seed=1,2`)."""
     job = [o for o in overrides if not o.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
     parsed = OverridesParser.create().parse_overrides(job)
     base = [o.input_line for o in parsed if not o.is_sweep_override()]
@@ -138,7 +146,7 @@ def _override_sets(overrides: Sequence[str]) -> list[list[str]]:
         except Exception:  # interval() and other sweeps a sweeper samples from: checked per job
             continue
         sets = [s + [f"{override.get_key_element()}={v}"] for s in sets for v in values]
-    return sets
+    return base, [s for s in sets if s is not base]
 
 
 def _missing_option_message(

@@ -9,7 +9,14 @@ import os
 
 from omegaconf import OmegaConf
 
-from .objective import TrialFailed, check_optimized_metric, optuna_direction, run_trial
+from .objective import (
+    TrialFailed,
+    best_value,
+    check_optimized_metric,
+    objective_value,
+    optuna_direction,
+    run_trial,
+)
 
 # optuna 2 (required by hydra-optuna-sweeper) uses SQLAlchemy 1.4 APIs that 2.0 removed; the
 # `sqlalchemy<2` pin keeps them working, so its upgrade warning is noise in every sweep's output.
@@ -20,4 +27,11 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 
 OmegaConf.register_new_resolver("sweep_direction", optuna_direction, replace=True)
 
-__all__ = ["TrialFailed", "check_optimized_metric", "optuna_direction", "run_trial"]
+__all__ = [
+    "TrialFailed",
+    "best_value",
+    "check_optimized_metric",
+    "objective_value",
+    "optuna_direction",
+    "run_trial",
+]

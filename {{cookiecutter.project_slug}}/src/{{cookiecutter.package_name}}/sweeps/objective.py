@@ -33,11 +33,18 @@ def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
         raise
 
 
+def best_value(metrics: Mapping[str, float], metric: str) -> float | None:
+    """The best value `metric` reached during the run (`<metric>_best`, the tested checkpoint's),
+    else its last value: a sweep should compare what each trial keeps, not where it ended."""
+    value = metrics.get(f"{metric}_best", metrics.get(metric))
+    return None if value is None else float(value)
+
+
 def objective_value(metrics: Mapping[str, float], metric: str) -> float:
-    """`metrics[metric]`, checked to be a finite number a sweeper can compare."""
-    if metric not in metrics:
+    """`best_value(metrics, metric)`, checked to be a finite number a sweeper can compare."""
+    value = best_value(metrics, metric)
+    if value is None:
         raise TrialFailed(f"the run reported no {metric!r}; it reported {sorted(metrics)}")
-    value = float(metrics[metric])
     if not math.isfinite(value):
         raise TrialFailed(f"{metric} is {value}: the run diverged (try a smaller learning rate)")
     return value
