@@ -112,6 +112,14 @@ def test_sweep_target_starts_the_chosen_search(project: Path) -> None:
     assert "train.py -m hparams_search=digits_optuna hydra/launcher=joblib" in result.stdout
 
 
+def test_make_lint_passes_ruff_and_mypy(project: Path) -> None:
+    """`make lint`: ruff check, ruff format --check and mypy, with the project's own settings."""
+    result = run(["make", "lint", f"PYTHON={sys.executable}"], cwd=project)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"make lint exited {result.returncode}:\n{output}"
+    assert "Success: no issues found" in result.stdout, output  # mypy ran and found nothing
+
+
 def test_env_target_reports_versions_and_devices(project: Path) -> None:
     result = run(["make", "env", f"PYTHON={sys.executable}"], cwd=project)
     assert_ok(result)

@@ -28,6 +28,7 @@ from hydra.utils import instantiate
 from torch.utils.data import DataLoader, Dataset
 
 from {{ cookiecutter.package_name }}.cli import config_dir
+from {{ cookiecutter.package_name }}.data import ArrayDataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class PerItem(Dataset):
     """The seed's Dataset: one `__getitem__` call per sample, stacked by the default collate."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: ArrayDataset) -> None:
         self.dataset = dataset
 
     def __len__(self) -> int:
@@ -77,7 +78,7 @@ def bench_data(batch_size: int, epochs: int) -> dict[str, float]:
     dataset = datamodule.train_set
     x_all, y_all = dataset.__getitems__(list(range(len(dataset))))  # transformed once, up front
 
-    def drain(batches: Callable[[], Iterable]) -> Callable[[], None]:
+    def drain(batches: Callable[[], Iterable]) -> Callable[[], object]:
         return lambda: [None for _ in range(epochs) for _ in batches()]
 
     def raw_slices() -> Iterable:

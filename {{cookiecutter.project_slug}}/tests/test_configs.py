@@ -60,5 +60,6 @@ def test_each_run_directory_is_unique_to_the_microsecond() -> None:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", return_hydra_config=True)
     assert cfg.hydra.run.dir.startswith("logs/runs/") or "/logs/runs/" in cfg.hydra.run.dir
-    assert "%f" in OmegaConf.to_container(cfg.hydra.run, resolve=False)["dir"]
+    run = OmegaConf.to_container(cfg.hydra.run, resolve=False)
+    assert isinstance(run, dict) and "%f" in run["dir"]
     assert cfg.hydra.job.name == "train"

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler, SequentialSampler
 
-from {{ cookiecutter.package_name }}.data import SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data import Standardize, SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
 
@@ -51,6 +51,7 @@ def test_standardisation_uses_training_statistics_only(datamodule: SyntheticRegr
     torch.testing.assert_close(train.std(0, correction=0), torch.ones(5), atol=1e-4, rtol=0)
     # Statistics fitted on all the data would differ: none may come from val/test rows.
     standardize = transform.transforms[-1]
+    assert isinstance(standardize, Standardize)
     train_mean = torch.as_tensor(datamodule.train_set.features.mean(0))
     all_mean = torch.as_tensor(datamodule.problem.features.mean(0))
     torch.testing.assert_close(standardize.mean, train_mean, atol=1e-5, rtol=0)

@@ -8,7 +8,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from {{ cookiecutter.package_name }}.data import DigitsDataModule, MNISTDataModule, PerSample
+from {{ cookiecutter.package_name }}.data import (
+    ArrayDataset,
+    Compose,
+    DigitsDataModule,
+    MNISTDataModule,
+    PerSample,
+)
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
 DIGITS = {"input_shape": [1, 8, 8], "num_features": 64, "num_outputs": 10}
@@ -41,10 +47,12 @@ def test_normalisation_uses_training_pixels_only(digits: DigitsDataModule) -> No
 
 
 def test_augmentation_is_for_training_only(digits: DigitsDataModule) -> None:
-    assert any(isinstance(t, PerSample) for t in digits.train_set.transform.transforms)
+    train_transform = digits.train_set.transform
+    assert isinstance(train_transform, Compose)
+    assert any(isinstance(t, PerSample) for t in train_transform.transforms)
     assert digits.val_set.transform is digits.test_set.transform is digits.feature_transform
     assert not any(isinstance(t, PerSample) for t in digits.feature_transform.transforms)
-    types = {type(t) for t in digits.train_set.transform.transforms}
+    types = {type(t) for t in train_transform.transforms}
     assert {v2.ToDtype, v2.Normalize} <= types
     reads = [digits.train_set[0][0] for _ in range(3)]
     assert not torch.equal(reads[0], reads[1]) and not torch.equal(reads[1], reads[2])
@@ -54,7 +62,7 @@ def test_augmentation_is_for_training_only(digits: DigitsDataModule) -> None:
 class PerItem(Dataset):
     """The same samples through `__getitem__` only, as a plain `Dataset` serves them."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: ArrayDataset) -> None:
         self.dataset = dataset
 
     def __len__(self) -> int:

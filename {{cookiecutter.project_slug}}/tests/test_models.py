@@ -1,4 +1,5 @@
 from functools import partial
+from typing import Any, cast
 
 import lightning as L
 import pytest
@@ -11,8 +12,8 @@ from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.models import CNN, MLP, FlatLinear, SupervisedModule
 
 
-def make_module(**overrides) -> SupervisedModule:
-    kwargs = {
+def make_module(**overrides: Any) -> SupervisedModule:
+    kwargs: dict[str, Any] = {
         "net": nn.Linear(4, 1),
         "loss": nn.MSELoss(),
         "optimizer": partial(torch.optim.SGD, lr=0.05),
@@ -73,7 +74,8 @@ def test_training_logs_split_metrics_and_checkpoints_load_safely(tmp_path) -> No
     trainer.test(module, datamodule=datamodule)
     assert {"test/loss", "test/mse", "test/mae", "test/r2"} == set(trainer.logged_metrics)
     predictions = trainer.predict(module, dataloaders=datamodule.test_dataloader())
-    assert torch.cat(predictions).shape == (len(datamodule.test_set), 1)
+    outputs = torch.cat(cast(list[torch.Tensor], predictions))  # one loader: a list of batches
+    assert outputs.shape == (len(datamodule.test_set), 1)
     # Checkpoints hold plain values only, so PyTorch's safe loader reads them.
     path = tmp_path / "model.ckpt"
     trainer.save_checkpoint(path)
@@ -100,7 +102,9 @@ def test_cnn_channels_last_gives_the_same_outputs() -> None:
     plain = CNN(input_shape=(1, 8, 8), out_features=3)
     fast = CNN(input_shape=(1, 8, 8), out_features=3, channels_last=True)
     fast.load_state_dict(plain.state_dict())
-    assert fast.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    conv = fast.features[0]
+    assert isinstance(conv, nn.Conv2d)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(4, 1, 8, 8)
     torch.testing.assert_close(fast(x), plain(x))
 

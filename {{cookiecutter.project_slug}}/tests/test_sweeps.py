@@ -15,7 +15,7 @@ from .conftest import PROJECT_ROOT
 pytestmark = pytest.mark.slow
 
 # Small and quick: a few hundred samples, two epochs, no checkpoints or progress bars.
-QUICK = ("trainer=cpu", "trainer.max_epochs=2", "data.num_samples=300")
+QUICK: tuple[str, ...] = ("trainer=cpu", "trainer.max_epochs=2", "data.num_samples=300")
 QUICK += ("callbacks=none", "logger=none")
 SEARCH = ("hparams_search=regression_optuna", *QUICK)
 STUDY = "regression_optuna"
@@ -45,6 +45,18 @@ def trial_dirs(cwd: Path, study: str = STUDY) -> list[Path]:
     return sorted(p for p in sweep_dir(cwd, study).iterdir() if (p / ".hydra").is_dir())
 
 
+def trial_value(trial: optuna.trial.FrozenTrial) -> float:
+    assert trial.value is not None, f"trial {trial.number} has no value"
+    return trial.value
+
+
+def trial_pid(run_dir: Path) -> str:
+    """The process id that the trial in run_dir logged."""
+    match = re.search(r"Trial runs in process (\d+)", (run_dir / "train.log").read_text())
+    assert match is not None, f"no process id in {run_dir / 'train.log'}"
+    return match[1]
+
+
 def overrides_of(run_dir: Path) -> list[str]:
     return yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
 
@@ -54,9 +66,9 @@ def test_optuna_search_beats_its_worst_trial(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     trials = load_study(tmp_path).trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
-    best = min(trials, key=lambda t: t.value)
-    worst = max(trials, key=lambda t: t.value)
-    assert best.value < worst.value
+    best = min(trials, key=trial_value)
+    worst = max(trials, key=trial_value)
+    assert trial_value(best) < trial_value(worst)
     assert best.params["model.optimizer.lr"] != worst.params["model.optimizer.lr"]
     # The value the sweeper saw is the trial's own val/loss, from its own run directory.
     [best_dir] = [d for d in trial_dirs(tmp_path) if d.name.startswith(f"{best.number}_")]
@@ -120,7 +132,7 @@ def test_digits_search_runs_trials_in_parallel_with_the_joblib_launcher(tmp_path
         "hydra.launcher.n_jobs=2",
         "hydra.sweeper.n_trials=2",
         "trainer=cpu",
-        "trainer.max_epochs=6",  # long enough to overlap despite staggered worker starts
+        "trainer.max_epochs=10",  # long enough to overlap despite staggered worker starts
         "callbacks=none",
         "logger=none",
     )
@@ -128,12 +140,9 @@ def test_digits_search_runs_trials_in_parallel_with_the_joblib_launcher(tmp_path
     study = load_study(tmp_path, "digits_optuna")
     assert study.direction.name == "MAXIMIZE"  # accuracy: higher is better
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 2
-    assert all(0.0 < t.value <= 1.0 for t in study.trials)
+    assert all(0.0 < trial_value(t) <= 1.0 for t in study.trials)
     first, second = trial_dirs(tmp_path, "digits_optuna")
-    pids = {
-        re.search(r"Trial runs in process (\d+)", (d / "train.log").read_text())[1]
-        for d in (first, second)
-    }
+    pids = {trial_pid(d) for d in (first, second)}
     assert len(pids) == 2
     # Each trial's config is written when it starts, its metrics when it ends: the two overlap.
     started = [(d / ".hydra" / "config.yaml").stat().st_mtime for d in (first, second)]

@@ -115,6 +115,7 @@ def test_cli_prints_one_line_and_starts_no_run(
 
 
 def test_schemas_are_in_the_config_store_and_follow_lightning() -> None:
+    import dataclasses
     import inspect
 
     import lightning as L
@@ -126,4 +127,4 @@ def test_schemas_are_in_the_config_store_and_follow_lightning() -> None:
     stored = set(ConfigStore.instance().list("schema"))
     assert {"train.yaml", "trainer.yaml", "data.yaml", "model.yaml"} <= stored
     arguments = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
-    assert arguments <= set(TrainerSchema.__dataclass_fields__)
+    assert arguments <= {field.name for field in dataclasses.fields(TrainerSchema)}

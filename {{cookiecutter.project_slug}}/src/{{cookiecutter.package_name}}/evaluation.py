@@ -3,12 +3,14 @@
 import csv
 import logging
 from pathlib import Path
+from typing import cast
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
 from .preflight import check_hardware, find_checkpoint
 from .provenance import record_run
@@ -17,8 +19,6 @@ from .training import instantiate_group, scalars
 from .validation import validate_config
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
 
 
 def _prepare(cfg: DictConfig) -> tuple[str, L.LightningDataModule, L.LightningModule, L.Trainer]:
@@ -54,11 +54,17 @@ def predict(cfg: DictConfig) -> Path:
     if cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split} is not a split; use one of: {', '.join(SPLITS)}")
     ckpt_path, datamodule, model, trainer = _prepare(cfg)
+    if not isinstance(datamodule, ArrayDataModule):
+        raise ConfigError(
+            f"predict.py reads splits of an ArrayDataModule; data._target_={cfg.data._target_}"
+            " is not one"
+        )
     datamodule.setup("predict")
-    dataset = getattr(datamodule, f"{cfg.split}_set")
+    dataset = datamodule.split(cfg.split)
     loader = datamodule.split_dataloader(cfg.split)
     batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
-    predictions = torch.cat(batches).reshape(len(dataset), -1)
+    # One loader, so predict() returns the list of its batches' outputs.
+    predictions = torch.cat(cast(list[torch.Tensor], batches)).reshape(len(dataset), -1)
     targets = torch.stack([dataset[i][1] for i in range(len(dataset))]).reshape(len(dataset), -1)
     path = Path(cfg.paths.output_dir) / f"predictions_{cfg.split}.csv"
     if trainer.is_global_zero:

@@ -9,7 +9,7 @@ import netrc
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from torch import nn
@@ -54,7 +54,7 @@ def wandb_logger(
     group: str | None = None,
     tags: Iterable[str] = (),
     notes: str | None = None,
-    log_model: bool | str = False,
+    log_model: bool | Literal["all"] = False,
 ) -> Any:
     """A Lightning `WandbLogger` that runs offline, without prompting, when no login exists."""
     from lightning.pytorch.loggers import WandbLogger
@@ -80,7 +80,7 @@ def mlflow_logger(
     experiment_name: str,
     run_name: str | None = None,
     tags: Mapping[str, str] | None = None,
-    log_model: bool | str = False,
+    log_model: bool | Literal["all"] = False,
 ) -> Any:
     """A Lightning `MLFlowLogger`; makes the folder of a `sqlite:///` store (SQLite won't)."""
     from lightning.pytorch.loggers import MLFlowLogger

@@ -44,7 +44,7 @@ def validate_config(cfg: DictConfig, check_values: bool = True) -> None:
 def missing_keys(node: DictConfig, prefix: str = "") -> list[str]:
     """Keys left at ??? (required), without resolving interpolations that need a running job."""
     found = []
-    for key in node:
+    for key in map(str, node):  # config keys are strings; DictConfig types them more broadly
         full_key = f"{prefix}{key}"
         if OmegaConf.is_missing(node, key):
             found.append(full_key)
@@ -81,7 +81,7 @@ def describe(err: OmegaConfBaseException, schema: DictConfig | None = None) -> s
 
 def unknown_key_message(key: str, schema: DictConfig | None) -> str:
     parent, _, name = key.rpartition(".")
-    known: Iterable[str] = []
+    known: Iterable[object] = []  # keys, as DictConfig types them
     if schema is not None:
         node = OmegaConf.select(schema, parent) if parent else schema
         known = node.keys() if isinstance(node, DictConfig) else []
@@ -136,7 +136,7 @@ def _override_sets(overrides: Sequence[str]) -> tuple[list[str], list[list[str]]
     """The plain overrides, and those plus one value of each enumerable sweep (`seed=1,2`)."""
     job = [o for o in overrides if not o.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
     parsed = OverridesParser.create().parse_overrides(job)
-    base = [o.input_line for o in parsed if not o.is_sweep_override()]
+    base = [line for line, o in zip(job, parsed, strict=True) if not o.is_sweep_override()]
     sets = [base]
     for override in parsed:
         if not override.is_sweep_override():

@@ -13,6 +13,8 @@ from ..models.metrics import check_task
 from .dataset import ArrayDataset, Transform
 from .transforms import Compose, Standardize, ToTensor
 
+SPLITS = ("train", "val", "test")
+
 
 class ArrayDataModule(L.LightningDataModule, ABC):
     """Loads (features, targets) arrays once, splits them train/val/test and serves DataLoaders.
@@ -59,6 +61,13 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         self.task = task
         self.num_features = num_features
         self.num_outputs = num_outputs
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.standardize = standardize
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.split_seed = split_seed
         # One sample's shape: (num_features,) for tables, (C, H, W) for images.
         self.input_shape = tuple(input_shape) if input_shape else (num_features,)
         if int(np.prod(self.input_shape)) != num_features:
@@ -67,16 +76,14 @@ class ArrayDataModule(L.LightningDataModule, ABC):
                 f" values but data.num_features={num_features}; make them agree"
             )
         self.stored_shape = self.input_shape  # as load_arrays() returns it; transforms may resize
-        self.train_set: ArrayDataset | None = None
-        self.val_set: ArrayDataset | None = None
-        self.test_set: ArrayDataset | None = None
+        self._splits: dict[str, ArrayDataset] = {}  # filled by setup()
 
     @abstractmethod
     def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """All samples as (features (N, *input_shape), targets (N, O) or class indices (N,))."""
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:  # Lightning calls setup once per stage; load once
+        if self._splits:  # Lightning calls setup once per stage; load once
             return
         features, targets = self.load_arrays()
         if features.shape[1:] != self.stored_shape:
@@ -92,14 +99,34 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         self.target_transform: Transform = ToTensor(
             torch.int64 if self.task == "classification" else torch.float32
         )
-        self.train_set, self.val_set, self.test_set = (
-            ArrayDataset(features[idx], targets[idx], transform, self.target_transform)
-            for idx, transform in (
-                (train_idx, self.train_transform),
-                (val_idx, self.feature_transform),
-                (test_idx, self.feature_transform),
+        self._splits = {
+            split: ArrayDataset(features[idx], targets[idx], transform, self.target_transform)
+            for split, idx, transform in (
+                ("train", train_idx, self.train_transform),
+                ("val", val_idx, self.feature_transform),
+                ("test", test_idx, self.feature_transform),
             )
-        )
+        }
+
+    def split(self, name: str) -> ArrayDataset:
+        """The dataset of split `name` ("train", "val" or "test"), once setup() has run."""
+        if name not in SPLITS:
+            raise ValueError(f"split={name!r} is not a split; use one of: {', '.join(SPLITS)}")
+        if not self._splits:
+            raise RuntimeError("call setup() before reading a split or asking for a DataLoader")
+        return self._splits[name]
+
+    @property
+    def train_set(self) -> ArrayDataset:
+        return self.split("train")
+
+    @property
+    def val_set(self) -> ArrayDataset:
+        return self.split("val")
+
+    @property
+    def test_set(self) -> ArrayDataset:
+        return self.split("test")
 
     def _check_targets(self, targets: np.ndarray) -> np.ndarray:
         if self.task == "classification":
@@ -119,9 +146,9 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         return targets
 
     def _split(self, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        order = np.random.default_rng(self.hparams.split_seed).permutation(num_samples)
-        num_val = round(num_samples * self.hparams.val_fraction)
-        num_test = round(num_samples * self.hparams.test_fraction)
+        order = np.random.default_rng(self.split_seed).permutation(num_samples)
+        num_val = round(num_samples * self.val_fraction)
+        num_test = round(num_samples * self.test_fraction)
         num_train = num_samples - num_val - num_test
         if num_train < 1:
             raise ConfigError(f"no training samples left out of {num_samples}; lower the fractions")
@@ -129,8 +156,8 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         return order[:num_train], order[num_train:val_end], order[val_end:]
 
     def _feature_transform(self, train_features: np.ndarray) -> Compose:
-        steps = [ToTensor(torch.float32)]
-        if self.hparams.standardize:
+        steps: list[Transform] = [ToTensor(torch.float32)]
+        if self.standardize:
             steps.append(Standardize.fit(train_features))  # training statistics only
         return Compose(steps)
 
@@ -148,18 +175,15 @@ class ArrayDataModule(L.LightningDataModule, ABC):
 
     def split_dataloader(self, split: str) -> DataLoader:
         """The loader of any split, in dataset order: row i of its output is sample i."""
-        return self._loader(getattr(self, f"{split}_set"), shuffle=False)
+        return self._loader(self.split(split), shuffle=False)
 
-    def _loader(self, dataset: ArrayDataset | None, shuffle: bool) -> DataLoader:
-        if dataset is None:
-            raise RuntimeError("call setup() before asking for a DataLoader")
-        workers = self.hparams.num_workers
+    def _loader(self, dataset: ArrayDataset, shuffle: bool) -> DataLoader:
         return DataLoader(
             dataset,
-            batch_size=self.hparams.batch_size,
+            batch_size=self.batch_size,
             shuffle=shuffle,
-            num_workers=workers,
-            pin_memory=self.hparams.pin_memory,
-            persistent_workers=workers > 0,  # keep worker processes alive between epochs
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,  # keep worker processes alive between epochs
             collate_fn=ArrayDataset.collate,  # batches come whole from __getitems__
         )

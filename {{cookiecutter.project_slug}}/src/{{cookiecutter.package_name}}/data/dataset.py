@@ -44,8 +44,8 @@ class ArrayDataset(Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> tuple[Any, Any]:
         """The batch at `indices` as (features, targets), each transformed once."""
-        indices = np.asarray(indices)
-        return self._apply(self.features[indices], self.targets[indices])
+        rows = np.asarray(indices)
+        return self._apply(self.features[rows], self.targets[rows])
 
     def _apply(self, x: Any, y: Any) -> tuple[Any, Any]:
         if self.transform is not None:
@@ -55,6 +55,10 @@ class ArrayDataset(Dataset):
         return x, y
 
     @staticmethod
-    def collate(batch: tuple[Any, Any]) -> tuple[Any, Any]:
-        """`__getitems__` already returns a collated batch: nothing left to stack."""
+    def collate(batch: Sequence[Any]) -> Sequence[Any]:
+        """`__getitems__` already returns a collated (features, targets): nothing left to stack.
+
+        Typed as a sequence, not the pair it is: `DataLoader` types `collate_fn` for the list of
+        samples that datasets without `__getitems__` give it.
+        """
         return batch

@@ -58,6 +58,9 @@ class ImageDataModule(ArrayDataModule):
                 f" C={stored_shape[0]}, the images' channels"
             )
         self.stored_shape = tuple(stored_shape)  # load_arrays() gives this; Resize gives input
+        self.augment = augment
+        self.rotation = rotation
+        self.translate = translate
 
     def _base_steps(self) -> list[Transform]:
         steps: list[Transform] = [ToTensor(torch.uint8), v2.ToDtype(torch.float32, scale=True)]
@@ -76,11 +79,11 @@ class ImageDataModule(ArrayDataModule):
         return Compose([*self._base_steps(), self.normalize])
 
     def _train_transform(self, train_features: np.ndarray) -> Transform:
-        if not self.hparams.augment:
+        if not self.augment:
             return self.feature_transform
         warp = v2.RandomAffine(
-            degrees=self.hparams.rotation,
-            translate=(self.hparams.translate,) * 2,
+            degrees=self.rotation,
+            translate=(self.translate,) * 2,
             # Bilinear: on 8x8 images, nearest-pixel sampling undoes most small rotations.
             interpolation=v2.InterpolationMode.BILINEAR,
         )

@@ -39,8 +39,8 @@ class MNISTDataModule(ImageDataModule):
 
     def _split(self, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_train = self.num_official_train
-        order = np.random.default_rng(self.hparams.split_seed).permutation(n_train)
-        num_val = round(n_train * self.hparams.val_fraction)
+        order = np.random.default_rng(self.split_seed).permutation(n_train)
+        num_val = round(n_train * self.val_fraction)
         if n_train - num_val < 1:
             raise ConfigError(f"no training samples left out of {n_train}; lower val_fraction")
         return order[num_val:], order[:num_val], np.arange(n_train, num_samples)

@@ -32,10 +32,9 @@ def task_metrics(task: str, num_outputs: int) -> MetricCollection:
             {"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "r2": R2Score(num_outputs)}
         )
     # validate_args=False: the checks cost more than the update itself on small batches.
-    common = {"num_classes": num_outputs, "validate_args": False}
     return MetricCollection(
         {
-            "acc": MulticlassAccuracy(average="micro", **common),
-            "f1": MulticlassF1Score(average="macro", **common),
+            "acc": MulticlassAccuracy(num_outputs, average="micro", validate_args=False),
+            "f1": MulticlassF1Score(num_outputs, average="macro", validate_args=False),
         }
     )

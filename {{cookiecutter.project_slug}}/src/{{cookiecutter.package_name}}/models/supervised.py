@@ -42,6 +42,7 @@ class SupervisedModule(L.LightningModule):
         self.loss = loss if loss is not None else task_loss(task)
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self.monitor = monitor
         metrics = task_metrics(task, num_outputs)
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
@@ -102,13 +103,13 @@ class SupervisedModule(L.LightningModule):
         self._log_epoch("test")
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
+        optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
+        scheduler = self.scheduler_factory(optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams.monitor},
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor},
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -55,11 +55,17 @@ def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "v
     return summary
 
 
+def completed(rows: list[TrialRow]) -> list[tuple[TrialRow, float]]:
+    """The completed trials, each with its value."""
+    return [(row, row.value) for row in rows if row.state == "COMPLETE" and row.value is not None]
+
+
 def best_row(rows: list[TrialRow], minimize: bool) -> TrialRow | None:
-    done = [row for row in rows if row.state == "COMPLETE" and row.value is not None]
+    done = completed(rows)
     if not done:
         return None
-    return (min if minimize else max)(done, key=lambda row: row.value)
+    row, _ = (min if minimize else max)(done, key=lambda pair: pair[1])
+    return row
 
 
 def _markdown(
@@ -104,10 +110,10 @@ def _write_csv(rows: list[TrialRow], path: Path) -> None:
 def plot_history(rows: list[TrialRow], minimize: bool, path: Path, metric: str = "value") -> None:
     """Each completed trial's value and the best so far; failed trials as red ticks."""
     figure, axes = plt.subplots(figsize=(7, 4))
-    done = [row for row in rows if row.state == "COMPLETE" and row.value is not None]
+    done = completed(rows)
     if done:
-        numbers = [row.number for row in done]
-        values = [row.value for row in done]
+        numbers = [row.number for row, _ in done]
+        values = [value for _, value in done]
         best = [(min if minimize else max)(values[: i + 1]) for i in range(len(values))]
         axes.scatter(numbers, values, label="trial", color="tab:blue")
         axes.step(numbers, best, where="post", label="best so far", color="tab:orange")
