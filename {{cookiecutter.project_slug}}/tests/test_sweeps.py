@@ -83,8 +83,9 @@ def test_optuna_search_beats_its_worst_trial(tmp_path: Path) -> None:
 
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
     # Three learning rates: a negative one fails the config check inside its own trial, a huge
-    # one diverges to a non-finite loss, the sensible one completes. Seed 1 of the random sampler draws each once, failing
-    # first. (Not the grid sampler: hydra-optuna-sweeper 1.3 crashes if a grid's last trial fails.)
+    # one diverges to a non-finite loss, the sensible one completes. Seed 1 of the random
+    # sampler draws each once, failing first. (Not the grid sampler: hydra-optuna-sweeper 1.3
+    # crashes if a grid's last trial fails.)
     result = run_train(
         tmp_path,
         *SEARCH,
