@@ -1,9 +1,22 @@
+from collections.abc import Iterable
+from typing import cast
+
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import RandomSampler, SequentialSampler
+from torch.utils.data import (
+    BatchSampler,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+    SequentialSampler,
+)
 
-from {{ cookiecutter.package_name }}.data import Standardize, SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data import (
+    Standardize,
+    SyntheticRegressionDataModule,
+    TensorBatchSampler,
+)
 from {{ cookiecutter.package_name }}.errors import ConfigError
 
 
@@ -65,10 +78,60 @@ def test_loaders_follow_the_settings(datamodule: SyntheticRegressionDataModule) 
         datamodule.val_dataloader(),
         datamodule.test_dataloader(),
     )
-    assert isinstance(train.sampler, RandomSampler)  # shuffled for training only
-    assert isinstance(val.sampler, SequentialSampler)
-    assert isinstance(test.sampler, SequentialSampler)
-    assert train.batch_size == 32 and train.num_workers == 0 and not train.persistent_workers
+    samplers = [loader.batch_sampler for loader in (train, val, test)]
+    assert all(isinstance(s, TensorBatchSampler) and s.batch_size == 32 for s in samplers)
+    kinds = [type(s.sampler) for s in samplers if isinstance(s, TensorBatchSampler)]
+    assert kinds == [RandomSampler, SequentialSampler, SequentialSampler]  # shuffle train only
+    assert train.num_workers == 0 and not train.persistent_workers
+
+
+def flat(batches: Iterable[Iterable[int]]) -> list[int]:
+    return [int(index) for batch in batches for index in batch]
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_tensor_batches_cover_a_permutation_like_batch_sampler(drop_last: bool) -> None:
+    data = list(range(103))
+    shuffled = TensorBatchSampler(RandomSampler(data), batch_size=10, drop_last=drop_last)
+    batches = list(shuffled)
+    assert all(isinstance(b, torch.Tensor) for b in batches)
+    assert len(batches) == len(shuffled) == (10 if drop_last else 11)
+    assert [len(b) for b in batches] == [10] * 10 + ([] if drop_last else [3])
+    seen = flat(batches)
+    assert len(set(seen)) == len(seen) and set(seen) <= set(data)
+    assert seen != sorted(seen)  # shuffled
+    in_order = TensorBatchSampler(SequentialSampler(data), batch_size=10, drop_last=False)
+    assert flat(in_order) == data
+
+
+def test_tensor_batches_follow_the_seed() -> None:
+    sampler = TensorBatchSampler(RandomSampler(range(50)), batch_size=8, drop_last=False)
+    torch.manual_seed(0)
+    first = flat(sampler)
+    torch.manual_seed(0)
+    assert flat(sampler) == first
+
+
+def test_other_samplers_are_batched_as_batch_sampler_does() -> None:
+    # Under DDP, Lightning rebuilds the batch sampler around a DistributedSampler: one shard each.
+    data = cast(Dataset, list(range(20)))
+    shards: list[DistributedSampler] = [
+        DistributedSampler(data, num_replicas=2, rank=rank, shuffle=False) for rank in (0, 1)
+    ]
+    batches = [list(TensorBatchSampler(s, batch_size=4, drop_last=False)) for s in shards]
+    assert batches == [list(BatchSampler(s, batch_size=4, drop_last=False)) for s in shards]
+    assert set(flat(batches[0])).isdisjoint(flat(batches[1]))
+
+
+def test_an_epoch_of_batches_is_the_whole_training_split(
+    datamodule: SyntheticRegressionDataModule,
+) -> None:
+    xs, ys = zip(*datamodule.train_dataloader(), strict=True)
+    x, y = torch.cat(xs), torch.cat(ys)
+    train_set = datamodule.train_set
+    full_x, full_y = train_set.__getitems__(list(range(len(train_set))))
+    order, full_order = y.flatten().argsort(), full_y.flatten().argsort()
+    assert torch.equal(x[order], full_x[full_order]) and torch.equal(y[order], full_y[full_order])
 
 
 def test_worker_processes_persist_when_there_are_workers() -> None:

@@ -6,6 +6,7 @@ from .digits import DigitsDataModule
 from .images import ImageDataModule
 from .mnist import MNISTDataModule
 from .regression import SyntheticRegressionDataModule
+from .sampling import TensorBatchSampler
 from .synthetic import LinearProblem, make_linear_regression
 from .table import CSVDataModule
 from .transforms import Compose, PerSample, Standardize, ToTensor
@@ -22,6 +23,7 @@ __all__ = [
     "PerSample",
     "Standardize",
     "SyntheticRegressionDataModule",
+    "TensorBatchSampler",
     "ToTensor",
     "make_linear_regression",
 ]

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from ..errors import ConfigError
 from ..models.metrics import check_task
 from .dataset import ArrayDataset, Transform
+from .sampling import TensorBatchSampler
 from .transforms import Compose, Standardize, ToTensor
 
 SPLITS = ("train", "val", "test")
@@ -178,10 +179,11 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         return self._loader(self.split(split), shuffle=False)
 
     def _loader(self, dataset: ArrayDataset, shuffle: bool) -> DataLoader:
+        order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
+            # Whole index tensors per batch, each read with one __getitems__ call.
+            batch_sampler=TensorBatchSampler(order, batch_size=self.batch_size, drop_last=False),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,  # keep worker processes alive between epochs
