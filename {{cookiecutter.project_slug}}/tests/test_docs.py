@@ -33,7 +33,9 @@ ROW = re.compile(r"^\| `(?P<group>\w+)` \| (?:`(?P<option>[\w-]+)`|yours) \|", r
 
 
 def section(title: str) -> str:
-    return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+    heading = f"\n## {title}\n"
+    assert heading in README, f"README.md has no '## {title}' section; this test reads it"
+    return README.split(heading, 1)[1].split("\n## ", 1)[0]
 
 
 def documented_options() -> dict[str, set[str]]:
