@@ -1,19 +1,50 @@
-"""The README's configuration table lists exactly the groups and options found in conf/."""
+"""The README stays true to the code.
+
+Its Configuration table lists exactly the groups and options in conf/, every `train.py`,
+`eval.py` and `predict.py` command in it composes and passes the config checks (in-process, no
+training), and the errors it shows are the ones the command line prints.
+
+Words holding a placeholder (`<run>`, `...`) are left out of a command and the rest must still
+compose. Commands under "Adding your own" are skipped: they name options the recipes create.
+"""
 
 import re
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from {{ cookiecutter.package_name }}.cli import check_before_start, config_dir
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.validation import validate_config
 
 from .conftest import PROJECT_ROOT
 
-ROW = re.compile(r"^\| `(?P<group>\w+)` \| (?P<options>[^|]+) \|", re.MULTILINE)
+README = (PROJECT_ROOT / "README.md").read_text()
+SCRIPTS = {"train.py": "train", "eval.py": "eval", "predict.py": "predict"}
+FLAGS_WITH_A_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--info", "-i")
+FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
+ROW = re.compile(r"^\| `(?P<group>\w+)` \| (?:`(?P<option>[\w-]+)`|yours) \|", re.MULTILINE)
 
 
-def documented_groups() -> dict[str, set[str]]:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    return {
-        row["group"]: set(re.findall(r"`([\w-]+)`", row["options"]))
-        for row in ROW.finditer(section)
-    }
+def section(title: str) -> str:
+    heading = f"\n## {title}\n"
+    assert heading in README, f"README.md has no '## {title}' section; this test reads it"
+    return README.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def documented_options() -> dict[str, set[str]]:
+    options: dict[str, set[str]] = {}
+    for row in ROW.finditer(section("Configuration")):
+        options.setdefault(row["group"], set())
+        if row["option"]:
+            options[row["group"]].add(row["option"])
+    return options
 
 
 def test_readme_config_table_matches_conf() -> None:
@@ -23,4 +54,106 @@ def test_readme_config_table_matches_conf() -> None:
         for group in sorted(conf.iterdir())
         if group.is_dir()  # conf/local/ holds only the user's own, untracked options
     }
-    assert documented_groups() == actual, "update the Configuration table in README.md"
+    assert documented_options() == actual, "update the Configuration table in README.md"
+
+
+def command_lines() -> list[tuple[str, str | None]]:
+    """Each candidate command line, with the `Error: ...` line a console block shows after it."""
+    readme = README.replace(section("Adding your own"), "")
+    found: list[tuple[str, str | None]] = []
+    for block in FENCE.finditer(readme):
+        lines = block["body"].replace("\\\n", " ").splitlines()
+        if block["lang"] == "console":
+            for line, output in zip(lines, [*lines[1:], ""], strict=True):
+                if line.startswith("$ "):
+                    error = output.removeprefix("Error: ") if output.startswith("Error: ") else None
+                    found.append((line.removeprefix("$ "), error))
+        else:
+            found += [(line, None) for line in lines]
+    spans = re.findall(r"`([^`]+)`", FENCE.sub("", readme))  # inline code may wrap lines
+    return found + [(" ".join(span.split()), None) for span in spans]
+
+
+def parse(line: str) -> tuple[str, list[str]] | None:
+    """(config name, overrides) of a `python train.py ...` (or srun/torchrun) line, else None."""
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:
+        return None
+    for i, word in enumerate(words):
+        script = SCRIPTS.get(Path(word).name)
+        if script and i > 0 and (words[i - 1] == "python" or words[0] == "torchrun"):
+            return script, hydra_overrides(words[i + 1 :])
+    return None
+
+
+def hydra_overrides(words: list[str]) -> list[str]:
+    """The overrides alone: without Hydra's flags (-m, --cfg job, ...) and placeholders."""
+    overrides, skip_next = [], False
+    for word in words:
+        if skip_next:
+            skip_next = False
+        elif word.startswith("-"):
+            skip_next = word in FLAGS_WITH_A_VALUE
+        elif "<" not in word and "..." not in word:
+            overrides.append(word)
+    return overrides
+
+
+COMMANDS = {line: (parsed, error) for line, error in command_lines() if (parsed := parse(line))}
+ERRORS = {line: (parsed, error) for line, (parsed, error) in COMMANDS.items() if error}
+
+
+def test_the_readme_commands_are_found() -> None:
+    assert len(COMMANDS) >= 40
+    assert len(ERRORS) >= 5
+    assert any(config == "predict" for (config, _), _ in COMMANDS.values())
+
+
+def expand_sweeps(overrides: list[str]) -> tuple[list[list[str]], list[str]]:
+    """One override list per combination of listed sweep values (`seed=1,2`), and the keys of
+    sampled ranges (`interval(...)`), which the sweeper draws from: those only need to exist."""
+    combinations: list[list[str]] = [[]]
+    sampled: list[str] = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if not override.is_sweep_override():
+            combinations = [c + [str(override.input_line)] for c in combinations]
+            continue
+        try:
+            values = list(override.sweep_string_iterator())
+        except HydraException:
+            sampled.append(override.key_or_group)
+            continue
+        key = override.get_key_element()
+        combinations = [c + [f"{key}={value}"] for c in combinations for value in values]
+    return combinations, sampled
+
+
+def compose_command(config_name: str, overrides: list[str]) -> DictConfig:
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+
+
+@pytest.mark.parametrize("line", sorted(set(COMMANDS) - set(ERRORS)))
+def test_readme_command_composes_and_validates(line: str) -> None:
+    (config_name, overrides), _ = COMMANDS[line]
+    combinations, sampled = expand_sweeps(overrides)
+    for combination in combinations:
+        cfg = compose_command(config_name, combination)  # hydra.* overrides are applied too
+        validate_config(OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"]))
+        for key in sampled:
+            parent, _, name = key.rpartition(".")
+            assert name in OmegaConf.select(cfg, parent), f"{key} is not in the config"
+
+
+@pytest.mark.parametrize("line", sorted(ERRORS))
+def test_readme_error_is_what_the_command_prints(
+    line: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config_name, overrides), error = ERRORS[line]
+    if "needs a CUDA GPU" in (error or "") and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU, so trainer=gpu is no error here")
+    monkeypatch.chdir(tmp_path)  # the checks create logs/ where the command runs
+    with pytest.raises(ConfigError) as raised:
+        check_before_start(overrides, config_name)
+    assert str(raised.value) == error
