@@ -31,7 +31,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(make_c
         }
     with pytest.raises(NonFiniteLossError, match="the training loss became (nan|inf)") as caught:
         train(cfg)
-    assert "Lower model.optimizer.lr" in str(caught.value)
+    assert "a lower model.optimizer.lr" in str(caught.value)
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert str(tmp_path / "checkpoints" / "last.ckpt") in str(caught.value)
     assert last["epoch"] < int(str(caught.value).split("at epoch ")[1].split(",")[0])

@@ -50,8 +50,9 @@ class StopOnNonFiniteLoss(Callback):
         checkpoint = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none saved"
         raise NonFiniteLossError(
             f"the training loss became {loss.item()} at epoch {trainer.current_epoch}, step"
-            f" {trainer.global_step}; stopped. Last good checkpoint: {checkpoint}. Lower"
-            " model.optimizer.lr or set trainer.gradient_clip_val, then resume with ckpt_path=..."
+            f" {trainer.global_step}; stopped. Last good checkpoint: {checkpoint}. Start again"
+            " with a lower model.optimizer.lr, or resume from it with trainer.gradient_clip_val=1.0"
+            " (a resumed run keeps its optimizer's learning rate)"
         )
 
 

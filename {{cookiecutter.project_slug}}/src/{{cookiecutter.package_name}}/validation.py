@@ -95,6 +95,8 @@ def unknown_key_message(key: str, schema: DictConfig | None) -> str:
         known = trainer_args  # suggest from every Trainer argument, not only the configured ones
     guess = difflib.get_close_matches(name, [str(k) for k in known], n=1)
     hint = f"did you mean {parent + '.' if parent else ''}{guess[0]}? " if guess else ""
+    if parent == "trainer":  # closed: the Trainer takes no argument Lightning does not define
+        return f"{key} is not a lightning.Trainer argument; {hint}fix the spelling"
     return (
         f"{key} is not a known setting; {hint}fix the spelling, or add a new key on purpose"
         f" with +{key}=..."
