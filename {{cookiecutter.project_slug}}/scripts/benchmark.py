@@ -25,25 +25,12 @@ import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from {{ cookiecutter.package_name }}.cli import config_dir
-from {{ cookiecutter.package_name }}.data import ArrayDataset
+from {{ cookiecutter.package_name }}.data import PerItemDataset
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class PerItem(Dataset):
-    """The seed's Dataset: one `__getitem__` call per sample, stacked by the default collate."""
-
-    def __init__(self, dataset: ArrayDataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int):
-        return self.dataset[index]
 
 
 class LoopClock(L.Callback):
@@ -85,7 +72,7 @@ def bench_data(batch_size: int, epochs: int) -> dict[str, float]:
         order = torch.randperm(len(x_all))
         return ((x_all[i], y_all[i]) for i in order.split(batch_size))
 
-    naive = DataLoader(PerItem(dataset), batch_size=batch_size, shuffle=True)
+    naive = DataLoader(PerItemDataset(dataset), batch_size=batch_size, shuffle=True)
     samples = epochs * len(dataset)
     return {
         "project loader": samples / timed(drain(datamodule.train_dataloader)),

@@ -1,18 +1,19 @@
 """Image data: digits and MNIST through torchvision transforms, served per sample or per batch."""
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from {{ cookiecutter.package_name }}.data import (
-    ArrayDataset,
     Compose,
     DigitsDataModule,
     MNISTDataModule,
+    PerItemDataset,
     PerSample,
 )
 from {{ cookiecutter.package_name }}.errors import ConfigError
@@ -59,19 +60,6 @@ def test_augmentation_is_for_training_only(digits: DigitsDataModule) -> None:
     torch.testing.assert_close(digits.test_set[0][0], digits.test_set[0][0])
 
 
-class PerItem(Dataset):
-    """The same samples through `__getitem__` only, as a plain `Dataset` serves them."""
-
-    def __init__(self, dataset: ArrayDataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int):
-        return self.dataset[index]
-
-
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_batch_path_equals_the_per_item_path(digits: DigitsDataModule, split: str) -> None:
     """`__getitems__` (one call per batch) gives exactly what reading sample by sample gives."""
@@ -87,7 +75,7 @@ def test_batch_path_equals_the_per_item_path(digits: DigitsDataModule, split: st
     torch.manual_seed(1)
     batched = list(DataLoader(dataset, batch_size=50, collate_fn=dataset.collate))
     torch.manual_seed(1)
-    naive = list(DataLoader(PerItem(dataset), batch_size=50))  # default collate stacks samples
+    naive = list(DataLoader(PerItemDataset(dataset), batch_size=50))  # default collate stacks
     assert len(batched) == len(naive)
     for (bx, by), (nx, ny) in zip(batched, naive, strict=True):
         torch.testing.assert_close(bx, nx)
@@ -131,17 +119,15 @@ def write_tiny_mnist(root: Path, num_train: int = 40, num_test: int = 20) -> Non
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
 
 
+def mnist(data_dir: Path, **settings: Any) -> MNISTDataModule:
+    """MNIST read from `data_dir` only (no download), with conf/data/mnist.yaml's shapes."""
+    shapes: dict[str, Any] = {"input_shape": [1, 28, 28], "num_features": 784, "num_outputs": 10}
+    return MNISTDataModule(data_dir=str(data_dir), download=False, **shapes, **settings)
+
+
 def test_mnist_reads_idx_files_through_torchvision(tmp_path: Path) -> None:
     write_tiny_mnist(tmp_path)
-    dm = MNISTDataModule(
-        data_dir=str(tmp_path),
-        download=False,
-        input_shape=[1, 28, 28],
-        num_features=784,
-        num_outputs=10,
-        val_fraction=0.25,
-        batch_size=8,
-    )
+    dm = mnist(tmp_path, val_fraction=0.25, batch_size=8)
     dm.setup()
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (30, 10, 20)
     np.testing.assert_array_equal(dm.test_set.targets, np.arange(20) % 10)  # the official split
@@ -150,12 +136,6 @@ def test_mnist_reads_idx_files_through_torchvision(tmp_path: Path) -> None:
 
 
 def test_mnist_missing_offline_gets_one_clear_message(tmp_path: Path) -> None:
-    dm = MNISTDataModule(
-        data_dir=str(tmp_path),
-        download=False,
-        input_shape=[1, 28, 28],
-        num_features=784,
-        num_outputs=10,
-    )
+    dm = mnist(tmp_path)
     with pytest.raises(ConfigError, match="MNIST is not in data.data_dir="):
         dm.setup()

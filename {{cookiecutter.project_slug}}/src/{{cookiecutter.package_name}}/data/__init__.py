@@ -1,7 +1,7 @@
 """Data: datasets, transforms and the LightningDataModules that serve them."""
 
 from .datamodule import ArrayDataModule
-from .dataset import ArrayDataset
+from .dataset import ArrayDataset, PerItemDataset
 from .digits import DigitsDataModule
 from .images import ImageDataModule
 from .mnist import MNISTDataModule
@@ -20,6 +20,7 @@ __all__ = [
     "ImageDataModule",
     "LinearProblem",
     "MNISTDataModule",
+    "PerItemDataset",
     "PerSample",
     "Standardize",
     "SyntheticRegressionDataModule",
