@@ -135,7 +135,7 @@ def bench_training(name: str, overrides: list[str], epochs: int, device: str) ->
     plain_fit()  # warm-up: first calls allocate and pick kernels
     plain = min(plain_fit() for _ in range(3))
     framework = min(lightning_fit() for _ in range(3))
-    samples = steps * loader.batch_size
+    samples = epochs * len(datamodule.train_set)  # every sample of the split, once per epoch
     return {
         f"{name}: plain loop": samples / plain,
         f"{name}: Lightning": samples / framework,
