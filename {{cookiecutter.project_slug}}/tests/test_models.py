@@ -10,6 +10,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from {{ cookiecutter.package_name }}.data import DigitsDataModule, SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.models import CNN, MLP, FlatLinear, SupervisedModule
+from {{ cookiecutter.package_name }}.models.metrics import task_metrics
 
 
 def make_module(**overrides: Any) -> SupervisedModule:
@@ -121,6 +122,23 @@ def test_loss_and_metrics_follow_the_task() -> None:
     assert isinstance(make_module(loss=None).loss, nn.MSELoss)
     with pytest.raises(ConfigError, match="data.task='ranking'"):
         make_module(task="ranking")
+
+
+@pytest.mark.parametrize("num_outputs", [1, 3])
+def test_regression_metrics_are_the_textbook_formulas(num_outputs: int) -> None:
+    torch.manual_seed(0)
+    target = torch.randn(64, num_outputs).squeeze(-1)
+    preds = target + 0.3 * torch.randn_like(target)
+    metrics = task_metrics("regression", num_outputs)
+    metrics.update(preds, target)
+    values = metrics.compute()
+    errors = preds - target
+    # R2 = 1 - SSE / SST per output, averaged over outputs (not the adjusted R2).
+    sst = ((target - target.mean(dim=0)) ** 2).sum(dim=0)
+    r2 = (1 - (errors**2).sum(dim=0) / sst).mean()
+    torch.testing.assert_close(values["r2"], r2)
+    torch.testing.assert_close(values["mse"], (errors**2).mean())
+    torch.testing.assert_close(values["mae"], errors.abs().mean())
 
 
 def test_classification_logs_accuracy_f1_and_the_best_validation_accuracy(tmp_path) -> None:

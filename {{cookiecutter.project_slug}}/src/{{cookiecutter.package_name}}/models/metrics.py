@@ -28,8 +28,10 @@ def task_metrics(task: str, num_outputs: int) -> MetricCollection:
     """
     check_task(task)
     if task == "regression":
+        # R2Score's first argument is `adjusted` (regressors for the adjusted R2): left at 0,
+        # r2 is the plain coefficient of determination, averaged over outputs.
         return MetricCollection(
-            {"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "r2": R2Score(num_outputs)}
+            {"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "r2": R2Score()}
         )
     # validate_args=False: the checks cost more than the update itself on small batches.
     return MetricCollection(
