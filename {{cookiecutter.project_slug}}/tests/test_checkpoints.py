@@ -31,11 +31,25 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> Non
     logs = tmp_path / "logs"
     full = train(run_config(logs, "a_full", "trainer.max_epochs=4", "test=false"))
     train(run_config(logs, "b_first_half", "trainer.max_epochs=2", "test=false"))
+    continued = logs / "runs" / "b_first_half" / "checkpoints"
+    first_half_saved = (continued / "last.ckpt").stat().st_mtime_ns
     # `last` is the newest run's last.ckpt: b_first_half (run names sort by start time).
     resumed = train(run_config(logs, "c_resumed", "trainer.max_epochs=4", "ckpt_path=last"))
-    for name in ("train/loss", "val/loss", "val/r2"):
+    for name in ("train/loss", "val/loss", "val/r2", "val/loss_best"):
         assert resumed[name] == full[name], name
     assert resumed["test/loss"] > 0  # and the resumed run still tests its best checkpoint
+    # Checkpoints continue where they were, so the best over all epochs is remembered.
+    assert not (logs / "runs" / "c_resumed" / "checkpoints").exists()
+    assert (continued / "last.ckpt").stat().st_mtime_ns > first_half_saved
+
+
+def test_a_run_started_again_in_its_own_directory_continues(tmp_path: Path) -> None:
+    # What a requeued SLURM job does: the same command, in the same directory, after preemption.
+    logs = tmp_path / "logs"
+    full = train(run_config(logs, "full", "trainer.max_epochs=4", "test=false"))
+    train(run_config(logs, "requeued", "trainer.max_epochs=2", "test=false"))
+    again = train(run_config(logs, "requeued", "trainer.max_epochs=4", "test=false"))
+    assert again["val/loss"] == full["val/loss"]
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +81,16 @@ def test_predict_writes_one_row_per_sample_of_the_split(trained, tmp_path: Path)
     assert len(rows) == round(cfg.data.num_samples * cfg.data.test_fraction)
     errors = [(float(r["prediction_0"]) - float(r["target_0"])) ** 2 for r in rows]
     assert sum(errors) / len(errors) == pytest.approx(metrics["test/mse"], rel=1e-4)
+
+
+def test_predict_refuses_several_processes(trained, tmp_path: Path) -> None:
+    run_dir, _ = trained
+    [best] = (run_dir / "checkpoints").glob("best-*.ckpt")
+    cfg = compose_train_config(tmp_path, *QUICK, f"ckpt_path={best}", "trainer=ddp_sim")
+    with open_dict(cfg):
+        cfg.split = "val"
+    with pytest.raises(ConfigError, match="predict.py runs in one process"):
+        predict(cfg)  # each process would otherwise predict only its shard of the split
 
 
 def test_predict_rejects_an_unknown_split(trained, tmp_path: Path) -> None:

@@ -1,9 +1,12 @@
 from collections.abc import Iterable
-from typing import cast
+from functools import partial
+from typing import Any, cast
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import (
     BatchSampler,
     Dataset,
@@ -18,6 +21,7 @@ from {{ cookiecutter.package_name }}.data import (
     TensorBatchSampler,
 )
 from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.models import SupervisedModule
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +136,37 @@ def test_an_epoch_of_batches_is_the_whole_training_split(
     full_x, full_y = train_set.__getitems__(list(range(len(train_set))))
     order, full_order = y.flatten().argsort(), full_y.flatten().argsort()
     assert torch.equal(x[order], full_x[full_order]) and torch.equal(y[order], full_y[full_order])
+
+
+def test_overfit_batches_sees_the_same_batches_every_epoch() -> None:
+    class RecordBatches(L.Callback):
+        def __init__(self) -> None:
+            self.sums: list[list[float]] = []
+
+        def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            self.sums.append([])
+
+        def on_train_batch_start(
+            self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+        ) -> None:
+            self.sums[-1].append(float(batch[1].sum()))
+
+    dm = SyntheticRegressionDataModule(num_samples=400, num_features=3, batch_size=16)
+    record = RecordBatches()
+    model = SupervisedModule(
+        net=nn.Linear(3, 1), loss=None, optimizer=partial(torch.optim.SGD, lr=0.01)
+    )
+    trainer = L.Trainer(
+        overfit_batches=2,
+        max_epochs=3,
+        callbacks=[record],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(model, datamodule=dm)
+    assert len(record.sums) == 3 and record.sums[0] == record.sums[1] == record.sums[2]
 
 
 def test_worker_processes_persist_when_there_are_workers() -> None:

@@ -82,6 +82,16 @@ def test_batch_path_equals_the_per_item_path(digits: DigitsDataModule, split: st
         torch.testing.assert_close(by, ny)
 
 
+def test_split_loaders_serve_the_training_images_without_augmentation(
+    digits: DigitsDataModule,
+) -> None:
+    # What predict.py reads: the same tensors on every pass, although training augments.
+    first, second = (next(iter(digits.split_dataloader("train"))) for _ in range(2))
+    torch.testing.assert_close(first, second)
+    x, _ = digits.train_set.__getitems__(list(range(len(first[0]))))
+    assert not torch.equal(x, first[0])  # the training loader's own reads are warped
+
+
 def test_resizing_follows_the_declared_input_shape() -> None:
     dm = DigitsDataModule(input_shape=[1, 16, 16], num_features=256, num_outputs=10)
     dm.setup()

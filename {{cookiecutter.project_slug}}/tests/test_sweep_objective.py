@@ -37,9 +37,13 @@ def test_errors_inside_a_trial_are_logged_and_raised(caplog: pytest.LogCaptureFi
     assert "Trial failed" in caplog.text and "out of memory" in caplog.text
 
 
-@pytest.mark.parametrize("metric", ["val/loss", "val/r2", "test/mse", "train/mae"])
+@pytest.mark.parametrize("metric", ["val/loss", "val/r2", "train/mae"])
 def test_metrics_the_runs_log_are_accepted(metric: str) -> None:
     check_optimized_metric(metric, "regression", 1)
+
+
+def test_the_best_validation_accuracy_may_be_optimised() -> None:
+    check_optimized_metric("val/acc_best", "classification", 10)
 
 
 @pytest.mark.parametrize("metric", [None, "", "???"])
@@ -53,9 +57,9 @@ def test_an_unknown_metric_lists_the_known_ones() -> None:
         check_optimized_metric("val/accuracy", "regression", 1)
 
 
-def test_test_metrics_need_the_test_split() -> None:
-    with pytest.raises(ConfigError, match="test/r2"):
-        check_optimized_metric("test/r2", "regression", 1, tested=False)
+def test_trials_are_never_chosen_by_their_test_scores() -> None:
+    with pytest.raises(ConfigError, match="test score; use val/r2"):
+        check_optimized_metric("test/r2", "regression", 1)
 
 
 def test_monitor_mode_becomes_an_optuna_direction() -> None:

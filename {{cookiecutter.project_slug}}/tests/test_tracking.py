@@ -52,12 +52,18 @@ def test_env_file_sets_only_missing_variables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("# comment\nEXAMPLE_A=1\nexport EXAMPLE_B='two words'\nEXAMPLE_C=new\n")
+    lines = [
+        "# comment",
+        "EXAMPLE_A=1  # a note",
+        "export EXAMPLE_B='two # words'",
+        "EXAMPLE_C=new",
+    ]
+    env_file.write_text("\n".join(lines) + "\n")
     monkeypatch.delenv("EXAMPLE_A", raising=False)
     monkeypatch.delenv("EXAMPLE_B", raising=False)
     monkeypatch.setenv("EXAMPLE_C", "kept")
     assert load_env_file(env_file) == ["EXAMPLE_A", "EXAMPLE_B"]
-    assert os.environ["EXAMPLE_A"] == "1" and os.environ["EXAMPLE_B"] == "two words"
+    assert os.environ["EXAMPLE_A"] == "1" and os.environ["EXAMPLE_B"] == "two # words"
     assert os.environ["EXAMPLE_C"] == "kept"
     assert load_env_file(tmp_path / "absent") == []
 

@@ -128,3 +128,11 @@ def test_schemas_are_in_the_config_store_and_follow_lightning() -> None:
     assert {"train.yaml", "trainer.yaml", "data.yaml", "model.yaml"} <= stored
     arguments = set(inspect.signature(L.Trainer.__init__).parameters) - {"self"}
     assert arguments <= {field.name for field in dataclasses.fields(TrainerSchema)}
+
+
+def test_ddp_that_starts_processes_is_refused_inside_a_local_multirun() -> None:
+    with pytest.raises(ConfigError, match="would each rerun the whole sweep"):
+        check_before_start(["trainer=ddp_sim", "seed=1,2"], multirun=True)
+    check_before_start(["trainer=ddp_sim"])  # a single run starts its processes itself
+    # On SLURM, srun starts every process of each job and Lightning starts none.
+    check_before_start(["trainer=ddp_sim", "hydra/launcher=slurm", "seed=1,2"], multirun=True)

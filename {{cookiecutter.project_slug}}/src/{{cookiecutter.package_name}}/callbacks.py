@@ -45,11 +45,17 @@ class StopOnNonFiniteLoss(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, i: int
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is None or torch.isfinite(loss).all():
+        bad = loss is not None and not bool(torch.isfinite(loss).all())
+        if trainer.world_size > 1:
+            # All processes stop together: one stopping alone leaves the others waiting forever
+            # at their next gradient all-reduce.
+            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if not bad:
             return
+        value = loss.item() if loss is not None else float("nan")
         checkpoint = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none saved"
         raise NonFiniteLossError(
-            f"the training loss became {loss.item()} at epoch {trainer.current_epoch}, step"
+            f"the training loss became {value} at epoch {trainer.current_epoch}, step"
             f" {trainer.global_step}; stopped. Last good checkpoint: {checkpoint}. Start again"
             " with a lower model.optimizer.lr, or resume from it with trainer.gradient_clip_val=1.0"
             " (a resumed run keeps its optimizer's learning rate)"

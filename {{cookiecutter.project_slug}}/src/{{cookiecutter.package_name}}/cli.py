@@ -14,7 +14,13 @@ from omegaconf import DictConfig
 from .env_file import load_env_file
 from .errors import ConfigError
 from .evaluation import evaluate, predict
-from .preflight import check_hardware, check_launcher, check_writable, find_checkpoint
+from .preflight import (
+    check_hardware,
+    check_launcher,
+    check_multirun_processes,
+    check_writable,
+    find_checkpoint,
+)
 from .schemas import register_schemas
 from .sweeps import best_value, run_trial
 from .training import train
@@ -53,8 +59,11 @@ def _launch(config_name: str, task: Callable[[DictConfig], Any]) -> None:
         sys.argv += secondary_process_overrides(args)
     # Hydra's own flags (--cfg, --help, --config-name, ...) run no job: nothing to check.
     elif not any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
+        sweeping = ("-m", "--multirun")
+        multirun = any(arg in sweeping or arg.startswith("hparams_search=") for arg in args)
         try:
-            check_before_start([arg for arg in args if not arg.startswith("-")], config_name)
+            overrides = [arg for arg in args if not arg.startswith("-")]
+            check_before_start(overrides, config_name, multirun)
         except ConfigError as err:
             _fail(err)
     hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)(task)()
@@ -79,11 +88,17 @@ def secondary_process_overrides(args: list[str]) -> list[str]:
     return overrides
 
 
-def check_before_start(overrides: list[str], config_name: str = "train") -> None:
+def check_before_start(
+    overrides: list[str], config_name: str = "train", multirun: bool = False
+) -> None:
     """Every check that can fail before Hydra creates a run directory."""
     cfg = check_overrides(overrides, config_dir(), config_name)
     hardware = cfg.trainer
     check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
+    if multirun:
+        launchers = [o.partition("=")[2] for o in overrides if o.startswith("hydra/launcher=")]
+        launcher = launchers[-1] if launchers else None
+        check_multirun_processes(hardware.get("strategy"), hardware.get("devices"), launcher)
     find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, required=config_name != "train")
     check_writable(cfg.paths.log_dir, "paths.log_dir")
     for override in overrides:

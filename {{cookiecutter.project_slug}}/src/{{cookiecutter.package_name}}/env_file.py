@@ -8,7 +8,8 @@ def load_env_file(path: Path) -> list[str]:
     """Sets each variable of `path` that the environment does not already set; returns their names.
 
     Variables already in the environment win, like python-dotenv's default. Blank lines, `#`
-    comments and an `export ` prefix are allowed; values may be quoted.
+    comments (also after an unquoted value) and an `export ` prefix are allowed; values may be
+    quoted.
     """
     if not path.is_file():
         return []
@@ -21,6 +22,8 @@ def load_env_file(path: Path) -> list[str]:
         key, value = key.strip(), value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()  # `KEY=value  # comment`, as dotenv reads it
         if key and key not in os.environ:
             os.environ[key] = value
             loaded.append(key)

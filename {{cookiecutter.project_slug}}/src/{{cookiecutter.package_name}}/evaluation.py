@@ -59,6 +59,8 @@ def predict(cfg: DictConfig) -> Path:
             f"predict.py reads splits of an ArrayDataModule; data._target_={cfg.data._target_}"
             " is not one"
         )
+    if trainer.world_size > 1:  # each process would predict only its own shard
+        raise ConfigError("predict.py runs in one process: use trainer=cpu or trainer=gpu")
     datamodule.setup("predict")
     dataset = datamodule.split(cfg.split)
     loader = datamodule.split_dataloader(cfg.split)

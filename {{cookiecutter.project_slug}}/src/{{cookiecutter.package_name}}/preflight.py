@@ -114,3 +114,19 @@ def check_launcher(launcher: str) -> None:
             f"hydra/launcher={launcher} needs the hydra-submitit-launcher plugin;"
             ' install the cluster extra: pip install -e ".[cluster]"'
         )
+
+
+def check_multirun_processes(strategy: Any, devices: Any, launcher: str | None) -> None:
+    """DDP that starts its own processes cannot run as a job of a local multirun.
+
+    Lightning starts the extra processes by running the command line again, and in a multirun
+    that command line is the whole sweep: each extra process would run every job itself.
+    SLURM jobs are different: srun starts every process, and Lightning starts none.
+    """
+    spawns = str(strategy).startswith("ddp") and str(devices) != "1"
+    if spawns and launcher not in ("slurm", "submitit_slurm"):
+        raise ConfigError(
+            f"trainer.strategy={strategy} with trainer.devices={devices} starts extra processes,"
+            " which in a multirun (-m) would each rerun the whole sweep; run the jobs on SLURM"
+            " (hydra/launcher=slurm), or one at a time without -m"
+        )

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from .plots import plot_csv_log
@@ -25,6 +26,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     hardware = cfg.trainer
     check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
     ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)  # resume from here
+    # A job run again in its own directory (SLURM requeues a preempted job that way) continues.
+    ckpt_path = ckpt_path or interrupted_run(Path(cfg.paths.output_dir))
     record_run(Path(cfg.paths.output_dir), OmegaConf.to_yaml(cfg, resolve=True))
     L.seed_everything(cfg.seed, workers=True)
 
@@ -50,6 +53,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if ckpt_path:
         log.info("Resuming from %s", ckpt_path)
+        continue_checkpoints(trainer, Path(ckpt_path))
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback
@@ -72,6 +76,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Run directory: %s", output_dir.resolve())
     finish(trainer.loggers)
     return metrics
+
+
+def interrupted_run(output_dir: Path) -> str | None:
+    """The last.ckpt a previous attempt of this very run left in its directory, if any."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    return str(last) if last.is_file() else None
+
+
+def continue_checkpoints(trainer: L.Trainer, ckpt_path: Path) -> None:
+    """Resumed runs keep checkpointing into the folder they resume from.
+
+    ModelCheckpoint forgets its best score and best checkpoints when its folder changes; kept,
+    the best model (tested at the end, and a sweep's value) is the best over all epochs.
+    """
+    if ckpt_path.parent.name != "checkpoints":  # a file from elsewhere: leave the run's own folder
+        return
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint):
+            callback.dirpath = str(ckpt_path.parent.resolve())
+    log.info("Checkpoints continue in %s", ckpt_path.parent.resolve())
 
 
 def compile_network(model: L.LightningModule) -> None:

@@ -135,11 +135,14 @@ def _compose(overrides: list[str], config_dir: Path, config_name: str) -> DictCo
 
 
 def _override_sets(overrides: Sequence[str]) -> tuple[list[str], list[list[str]]]:
-    """The plain overrides, and those plus one value of each enumerable sweep (`seed=1,2`)."""
+    """The plain overrides, and those plus each value of each enumerable sweep (`seed=1,2`).
+
+    One value at a time, not every combination: a grid of 10 x 10 x 10 jobs costs 30 checks.
+    """
     job = [o for o in overrides if not o.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
     parsed = OverridesParser.create().parse_overrides(job)
     base = [line for line, o in zip(job, parsed, strict=True) if not o.is_sweep_override()]
-    sets = [base]
+    sets: list[list[str]] = []
     for override in parsed:
         if not override.is_sweep_override():
             continue
@@ -147,8 +150,8 @@ def _override_sets(overrides: Sequence[str]) -> tuple[list[str], list[list[str]]
             values = list(override.sweep_string_iterator())
         except Exception:  # interval() and other sweeps a sweeper samples from: checked per job
             continue
-        sets = [s + [f"{override.get_key_element()}={v}"] for s in sets for v in values]
-    return base, [s for s in sets if s is not base]
+        sets += [[*base, f"{override.get_key_element()}={value}"] for value in values]
+    return base, sets
 
 
 def _missing_option_message(

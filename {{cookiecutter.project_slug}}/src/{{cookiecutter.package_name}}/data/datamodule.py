@@ -166,7 +166,9 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         return self.feature_transform  # no augmentation unless a subclass adds some
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+        # Trainer(overfit_batches=k) wants the same k batches every epoch: no shuffling then.
+        overfitting = bool(getattr(self.trainer, "overfit_batches", 0))
+        return self._loader(self.train_set, shuffle=not overfitting)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, shuffle=False)
@@ -175,8 +177,15 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         return self._loader(self.test_set, shuffle=False)
 
     def split_dataloader(self, split: str) -> DataLoader:
-        """The loader of any split, in dataset order: row i of its output is sample i."""
-        return self._loader(self.split(split), shuffle=False)
+        """The loader of any split, in dataset order: row i of its output is sample i.
+
+        Every split is read as the model is evaluated on it: training augmentation left out.
+        """
+        dataset = self.split(split)
+        plain = ArrayDataset(
+            dataset.features, dataset.targets, self.feature_transform, self.target_transform
+        )
+        return self._loader(plain, shuffle=False)
 
     def _loader(self, dataset: ArrayDataset, shuffle: bool) -> DataLoader:
         order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)

@@ -48,6 +48,7 @@ class SupervisedModule(L.LightningModule):
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # saved in checkpoints: a resumed run keeps the best
         # Per split: (sum of batch losses * batch sizes, number of samples) since the epoch began.
         self._loss_sums: dict[str, tuple[Tensor, int]] = {}
 

@@ -23,7 +23,6 @@ class SweepSummaryCallback(Callback):
                 OmegaConf.select(config, "optimized_metric", default=None, throw_on_missing=False),
                 config.data.task,
                 config.data.num_outputs,
-                tested=bool(config.get("test")),
             )
         except ConfigError as err:
             # Hydra turns a callback's exception into a warning; the sweep must not start.

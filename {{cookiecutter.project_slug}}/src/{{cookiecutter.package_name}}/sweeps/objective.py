@@ -50,15 +50,22 @@ def objective_value(metrics: Mapping[str, float], metric: str) -> float:
     return value
 
 
-def check_optimized_metric(
-    metric: str | None, task: str, num_outputs: int, tested: bool = True
-) -> None:
+def check_optimized_metric(metric: str | None, task: str, num_outputs: int) -> None:
     """Fails before the first trial when `metric` is not set or is not a metric the runs log."""
-    splits = SPLITS if tested else SPLITS[:2]
+    # Training and validation only: a trial must never be chosen by its test score, and the test
+    # metrics do not exist yet when checkpointing and early stopping need the value.
+    splits = SPLITS[:2]
     names = ["loss", *task_metrics(task, num_outputs).keys()]
+    if task == "classification":
+        names.append("acc_best")
     known = [f"{split}/{name}" for split in splits for name in names]
     if not metric or metric == "???":
         raise ConfigError(f"set the metric to optimise, e.g. optimized_metric={known[len(names)]}")
+    if metric.startswith("test/"):
+        raise ConfigError(
+            f"optimized_metric={metric}: a trial must not be chosen by its test score;"
+            f" use val/{metric.removeprefix('test/')}"
+        )
     if metric not in known:
         raise ConfigError(
             f"optimized_metric={metric} is not a metric the {task} runs log;"
