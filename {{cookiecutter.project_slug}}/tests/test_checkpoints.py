@@ -83,6 +83,14 @@ def test_predict_writes_one_row_per_sample_of_the_split(trained, tmp_path: Path)
     assert sum(errors) / len(errors) == pytest.approx(metrics["test/mse"], rel=1e-4)
 
 
+def test_eval_with_another_model_names_the_overrides_to_give(trained, tmp_path: Path) -> None:
+    run_dir, _ = trained
+    [best] = (run_dir / "checkpoints").glob("best-*.ckpt")
+    cfg = compose_train_config(tmp_path, *QUICK, f"ckpt_path={best}", "model=mlp")
+    with pytest.raises(ConfigError, match="trained with another model.*overrides.yaml"):
+        evaluate(cfg)  # the checkpoint holds the linear model's weights
+
+
 def test_predict_refuses_several_processes(trained, tmp_path: Path) -> None:
     run_dir, _ = trained
     [best] = (run_dir / "checkpoints").glob("best-*.ckpt")

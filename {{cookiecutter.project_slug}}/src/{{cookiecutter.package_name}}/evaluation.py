@@ -2,6 +2,8 @@
 
 import csv
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import cast
 
@@ -37,11 +39,27 @@ def _prepare(cfg: DictConfig) -> tuple[str, L.LightningDataModule, L.LightningMo
     return ckpt_path, datamodule, model, trainer
 
 
+@contextmanager
+def checkpoint_must_fit(ckpt_path: str) -> Iterator[None]:
+    """One clear line when the checkpoint's weights do not fit the configured model."""
+    try:
+        yield
+    except RuntimeError as err:
+        if "Error(s) in loading state_dict" not in str(err):
+            raise
+        overrides = Path(ckpt_path).resolve().parents[1] / ".hydra" / "overrides.yaml"
+        raise ConfigError(
+            f"{ckpt_path} was trained with another model or data shape; give the same overrides"
+            f" the run was trained with (they are listed in {overrides})"
+        ) from None
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Tests the checkpoint `cfg.ckpt_path` on the test split; returns and saves its metrics."""
     ckpt_path, datamodule, model, trainer = _prepare(cfg)
     log.info("Testing %s", ckpt_path)
-    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    with checkpoint_must_fit(ckpt_path):
+        trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
@@ -64,7 +82,8 @@ def predict(cfg: DictConfig) -> Path:
     datamodule.setup("predict")
     dataset = datamodule.split(cfg.split)
     loader = datamodule.split_dataloader(cfg.split)
-    batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
+    with checkpoint_must_fit(ckpt_path):
+        batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
     # One loader, so predict() returns the list of its batches' outputs.
     predictions = torch.cat(cast(list[torch.Tensor], batches)).reshape(len(dataset), -1)
     targets = torch.stack([dataset[i][1] for i in range(len(dataset))]).reshape(len(dataset), -1)
