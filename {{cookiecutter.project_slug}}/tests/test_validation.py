@@ -95,6 +95,7 @@ def test_unwritable_output_directory(tmp_path: Path) -> None:
 CLI_CASES = [
     (["trainer.max_epoch=3"], "did you mean trainer.max_epochs?"),
     (["hydra.run.dir=a_file/run"], "cannot be written"),
+    (["-m", "seed=1,2", "trainer=ddp_sim"], "would each rerun the whole sweep"),
 ]
 
 
@@ -111,7 +112,7 @@ def test_cli_prints_one_line_and_starts_no_run(
         next(line for line in result.stderr.splitlines() if line.startswith("Error:"))
     ]
     assert message in result.stderr
-    assert not list(tmp_path.glob("logs/runs/*"))  # no run directory, complete or not
+    assert not list(tmp_path.glob("logs/*runs/*"))  # no run directory, complete or not
 
 
 def test_schemas_are_in_the_config_store_and_follow_lightning() -> None:

@@ -26,6 +26,8 @@ from .sweeps import best_value, run_trial
 from .training import train
 from .validation import check_overrides
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
 
 def config_dir() -> Path:
     """The checkout's `conf/` when running from source, else the copy shipped inside the wheel."""
@@ -58,9 +60,9 @@ def _launch(config_name: str, task: Callable[[DictConfig], Any]) -> None:
     if is_secondary_process():
         sys.argv += secondary_process_overrides(args)
     # Hydra's own flags (--cfg, --help, --config-name, ...) run no job: nothing to check.
-    elif not any(arg.startswith("-") and arg not in ("-m", "--multirun") for arg in args):
-        sweeping = ("-m", "--multirun")
-        multirun = any(arg in sweeping or arg.startswith("hparams_search=") for arg in args)
+    elif not any(arg.startswith("-") and arg not in MULTIRUN_FLAGS for arg in args):
+        # The searches in conf/hparams_search/ set hydra.mode=MULTIRUN themselves.
+        multirun = any(a in MULTIRUN_FLAGS or a.startswith("hparams_search=") for a in args)
         try:
             overrides = [arg for arg in args if not arg.startswith("-")]
             check_before_start(overrides, config_name, multirun)
