@@ -29,6 +29,11 @@ def names(requirements: list[str]) -> set[str]:
     return {Requirement(line).name for line in requirements}
 
 
+def own_extras(requirements: list[str], project: str) -> set[str]:
+    """The extras of the project itself that `requirements` pull in (`my-project[wandb]`)."""
+    return {e for r in map(Requirement, requirements) if r.name == project for e in r.extras}
+
+
 @pytest.fixture(scope="module", params=CHOICES)
 def baked(request: pytest.FixtureRequest, bake: Bake) -> tuple[str, Path]:
     return request.param, bake(default_logger=request.param)
@@ -45,7 +50,9 @@ def test_default_logger_and_dependencies(baked: tuple[str, Path]) -> None:
     extras = metadata["optional-dependencies"]
     for package in optional:  # every logger stays one extra away
         assert names(extras[package]) == {package}
-        assert package in names(extras["all-loggers"]) and package in names(extras["dev"])
+    # The extras that gather others name them, instead of repeating their pins.
+    assert own_extras(extras["all-loggers"], project.name) == optional
+    assert {"all-loggers", "sweeps", "cluster"} <= own_extras(extras["dev"], project.name)
     assert_ruff_clean(project)
 
 

@@ -1,6 +1,6 @@
-"""Train a model: python train.py model=linear trainer=cpu  (any Hydra override; see --help)."""
+"""Train a model: python train.py model=mlp trainer=gpu  (any Hydra override; see --help)."""
 
-from {{ cookiecutter.package_name }}.cli import main
+from {{ cookiecutter.package_name }}.cli import train_main
 
 if __name__ == "__main__":
-    main()
+    train_main()

@@ -24,10 +24,10 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
-from {{ cookiecutter.package_name }}.cli import config_dir
+from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
+from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.data import PerItemDataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def timed(run: Callable[[], object], repeats: int = 3) -> float:
 
 
 def config(*overrides: str):
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR):
         return compose(config_name="train", overrides=list(overrides))
 
 
@@ -108,6 +108,7 @@ def bench_training(name: str, overrides: list[str], epochs: int, device: str) ->
     def lightning_fit() -> float:
         L.seed_everything(0, verbose=False)
         module = instantiate(cfg.model)
+        module.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
         clock = LoopClock()
         trainer = L.Trainer(
             accelerator=accelerator,
@@ -127,7 +128,9 @@ def bench_training(name: str, overrides: list[str], epochs: int, device: str) ->
 
     def plain_fit() -> float:
         L.seed_everything(0, verbose=False)
-        module = instantiate(cfg.model).to(device)
+        module = instantiate(cfg.model)
+        module.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
+        module = module.to(device)
         optimizer = module.configure_optimizers()
         optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
         start = time.perf_counter()
@@ -149,8 +152,8 @@ def bench_training(name: str, overrides: list[str], epochs: int, device: str) ->
 
 def bench_startup() -> float:
     """Seconds from launching `python train.py` to the end of a one-step run (an upper bound)."""
-    command = [sys.executable, str(ROOT / "train.py"), "+trainer.max_steps=1", "trainer=cpu"]
-    command += ["+trainer.limit_val_batches=0", "test=false", "callbacks=none", "logger=none"]
+    command = [sys.executable, str(ROOT / "train.py"), "trainer.max_steps=1", "trainer=cpu"]
+    command += ["trainer.limit_val_batches=0", "test=false", "callbacks=none", "logger=none"]
     with tempfile.TemporaryDirectory() as run_dir:
         start = time.perf_counter()
         result = subprocess.run(command, cwd=run_dir, capture_output=True, text=True)

@@ -3,7 +3,7 @@
 Writes comparison.md, comparison.csv and comparison.png (val/loss per run, see --metric).
 """
 
-from {{ cookiecutter.package_name }}.compare import main
+from {{ cookiecutter.package_name }}.tools.compare import main
 
 if __name__ == "__main__":
     main()

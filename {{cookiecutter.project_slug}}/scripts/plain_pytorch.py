@@ -7,7 +7,7 @@ standardised training split that `python train.py` trains on.
 import argparse
 
 from {{ cookiecutter.package_name }}.data import SyntheticRegressionDataModule
-from {{ cookiecutter.package_name }}.plain_pytorch import fit_by_hand, fit_with_nn, least_squares
+from {{ cookiecutter.package_name }}.tools.plain_pytorch import fit_by_hand, fit_with_nn, least_squares
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     datamodule.setup()
     train_set = datamodule.train_set
     # The transforms broadcast, so they turn the whole (N, F) split into tensors at once.
-    features = datamodule.feature_transform(train_set.features)
+    features = datamodule.eval_transform(train_set.features)
     targets = datamodule.target_transform(train_set.targets)
 
     exact_w, exact_b = least_squares(features, targets)

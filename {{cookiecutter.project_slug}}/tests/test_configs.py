@@ -1,16 +1,20 @@
-"""Every option of every config group composes, resolves and builds."""
+"""Every option of every group composes, resolves and builds; the schemas follow Lightning."""
+
+import dataclasses
+import inspect
 
 import lightning as L
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
-from {{ cookiecutter.package_name }}.cli import config_dir
+from {{ cookiecutter.package_name }}.checks import check_hardware
+from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
+from {{ cookiecutter.package_name }}.config import TrainerConf, config_dir, instantiate
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.preflight import check_accelerator
-from {{ cookiecutter.package_name }}.training import instantiate_group
+from {{ cookiecutter.package_name }}.training import instantiate_group, train
+
+from .conftest import running_job
 
 CONF = config_dir()
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
@@ -32,7 +36,7 @@ def test_every_option_composes_and_builds(make_config, group: str, option: str) 
         assert isinstance(instantiate(cfg.model), L.LightningModule)
     elif group == "trainer":
         try:
-            check_accelerator(cfg.trainer.accelerator)
+            check_hardware(cfg.trainer)
         except ConfigError:
             assert cfg.trainer.accelerator in ("gpu", "mps")  # only hardware may be missing
         else:
@@ -42,11 +46,31 @@ def test_every_option_composes_and_builds(make_config, group: str, option: str) 
         assert len(built) == len([node for node in (cfg[group] or {}).values() if node])
 
 
-def test_model_reads_its_shapes_and_task_from_the_data(make_config) -> None:
-    cfg = make_config("model=mlp", "data.num_features=5", "data.num_outputs=3")
-    model = instantiate(cfg.model)
-    assert model(torch.randn(2, 5)).shape == (2, 3)
-    assert model.hparams.task == cfg.data.task
+@pytest.mark.parametrize("data", ["regression", "digits"])
+@pytest.mark.parametrize("model", ["linear", "mlp", "cnn"])
+def test_every_model_takes_its_shapes_from_every_data(make_config, model: str, data: str) -> None:
+    cfg = make_config(f"model={model}", f"data={data}")
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    module = instantiate(cfg.model)
+    module.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
+    x, _ = next(iter(datamodule.train_dataloader()))
+    assert module(x).shape == (len(x), datamodule.num_outputs)
+    assert module.hparams.input_shape == list(datamodule.input_shape)  # saved in checkpoints
+
+
+def test_the_trainer_schema_lists_every_lightning_argument_with_its_default() -> None:
+    lightning = inspect.signature(L.Trainer.__init__).parameters
+    arguments = {name: p.default for name, p in lightning.items() if name != "self"}
+    del arguments["callbacks"], arguments["logger"]  # groups of their own
+    schema = {f.name: f.default for f in dataclasses.fields(TrainerConf) if f.name != "_target_"}
+    assert schema == arguments
+
+
+def test_every_trainer_argument_can_be_set_without_a_plus(make_config) -> None:
+    cfg = make_config("trainer.limit_val_batches=2", "trainer.max_time=00:00:10:00")
+    assert cfg.trainer.limit_val_batches == 2
+    assert instantiate(cfg.trainer, logger=False).limit_val_batches == 2
 
 
 def test_monitored_metric_is_shared_by_checkpointing_and_the_scheduler(make_config) -> None:
@@ -57,9 +81,25 @@ def test_monitored_metric_is_shared_by_checkpointing_and_the_scheduler(make_conf
 
 
 def test_each_run_directory_is_unique_to_the_microsecond() -> None:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR):
         cfg = compose(config_name="train", return_hydra_config=True)
-    assert cfg.hydra.run.dir.startswith("logs/runs/") or "/logs/runs/" in cfg.hydra.run.dir
     run = OmegaConf.to_container(cfg.hydra.run, resolve=False)
-    assert isinstance(run, dict) and "%f" in run["dir"]
+    assert isinstance(run, dict) and "/runs/" in run["dir"] and "%f" in run["dir"]
     assert cfg.hydra.job.name == "train"
+
+
+def test_train_accepts_a_config_composed_with_the_hydra_config(tmp_path) -> None:
+    # The test idiom of lightning-hydra-template: compose with Hydra's own node and set it.
+    with initialize_config_dir(config_dir=CONFIG_DIR):
+        cfg = compose(
+            config_name="train",
+            overrides=["debug=fdr", "logger=csv"],
+            return_hydra_config=True,
+        )
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.paths.log_dir = str(tmp_path)
+    with running_job(cfg):
+        metrics = train(cfg)
+    assert "test/loss" in metrics and (tmp_path / "metrics.json").is_file()
+    assert "hydra" not in (tmp_path / "config_resolved.yaml").read_text().splitlines()[0]

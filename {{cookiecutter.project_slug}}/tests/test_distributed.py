@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.evaluation import evaluate
+from {{ cookiecutter.package_name }}.testing import evaluate
 
-from .conftest import PROJECT_ROOT, compose_train_config
+from .conftest import PROJECT_ROOT, compose_config
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def test_ddp_sim_trains_checkpoints_and_tests_in_one_run_directory(tmp_path: Pat
     # Synced test metrics over the two shards equal one process testing the same checkpoint.
     ddp_metrics = json.loads((run_dir / "metrics.json").read_text())
     [best] = (run_dir / "checkpoints").glob("best-*.ckpt")
-    single = evaluate(compose_train_config(tmp_path / "single", f"ckpt_path={best}"))
+    single = evaluate(compose_config(tmp_path / "single", f"ckpt_path={best}"))
     for name in ("test/mse", "test/r2", "test/loss"):
         assert ddp_metrics[name] == pytest.approx(single[name], rel=1e-5), name
 

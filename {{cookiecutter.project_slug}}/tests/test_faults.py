@@ -12,7 +12,7 @@ import pytest
 import torch
 from omegaconf import open_dict
 
-from {{ cookiecutter.package_name }}.callbacks import NonFiniteLossError
+from {{ cookiecutter.package_name }}.errors import TrainingDiverged
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import PROJECT_ROOT
@@ -29,7 +29,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(make_c
             "_partial_": True,
             "gamma": 1e4,
         }
-    with pytest.raises(NonFiniteLossError, match="the training loss became (nan|inf)") as caught:
+    with pytest.raises(TrainingDiverged, match="the training loss became (nan|inf)") as caught:
         train(cfg)
     assert "a lower model.optimizer.lr" in str(caught.value)
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)

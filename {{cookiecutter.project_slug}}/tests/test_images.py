@@ -1,7 +1,6 @@
 """Image data: digits and MNIST through torchvision transforms, served per sample or per batch."""
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -16,14 +15,12 @@ from {{ cookiecutter.package_name }}.data import (
     PerItemDataset,
     PerSample,
 )
-from {{ cookiecutter.package_name }}.errors import ConfigError
-
-DIGITS = {"input_shape": [1, 8, 8], "num_features": 64, "num_outputs": 10}
+from {{ cookiecutter.package_name }}.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def digits() -> DigitsDataModule:
-    dm = DigitsDataModule(**DIGITS, batch_size=32, test_fraction=0.2)
+    dm = DigitsDataModule(batch_size=32, test_fraction=0.2)
     dm.setup()
     return dm
 
@@ -34,16 +31,17 @@ def test_digits_are_real_8x8_images_split_without_overlap(digits: DigitsDataModu
     assert digits.train_set.features.shape[1:] == (1, 8, 8)
     assert digits.train_set.features.dtype == np.uint8
     assert set(digits.train_set.targets.tolist()) == set(range(10))
+    assert digits.input_shape == (1, 8, 8) and digits.num_outputs == 10  # from the images
     x, y = next(iter(digits.val_dataloader()))
     assert x.shape == (32, 1, 8, 8) and x.dtype == torch.float32
     assert y.shape == (32,) and y.dtype == torch.int64
 
 
 def test_normalisation_uses_training_pixels_only(digits: DigitsDataModule) -> None:
-    train = digits.feature_transform(digits.train_set.features)  # no augmentation
+    train = digits.eval_transform(digits.train_set.features)  # no augmentation
     assert train.mean().item() == pytest.approx(0.0, abs=1e-4)
     assert train.std(correction=0).item() == pytest.approx(1.0, abs=1e-3)
-    test = digits.feature_transform(digits.test_set.features)
+    test = digits.eval_transform(digits.test_set.features)
     assert test.mean().item() != pytest.approx(0.0, abs=1e-4)  # other pixels, train statistics
 
 
@@ -51,8 +49,8 @@ def test_augmentation_is_for_training_only(digits: DigitsDataModule) -> None:
     train_transform = digits.train_set.transform
     assert isinstance(train_transform, Compose)
     assert any(isinstance(t, PerSample) for t in train_transform.transforms)
-    assert digits.val_set.transform is digits.test_set.transform is digits.feature_transform
-    assert not any(isinstance(t, PerSample) for t in digits.feature_transform.transforms)
+    assert digits.val_set.transform is digits.test_set.transform is digits.eval_transform
+    assert not any(isinstance(t, PerSample) for t in digits.eval_transform.transforms)
     types = {type(t) for t in train_transform.transforms}
     assert {v2.ToDtype, v2.Normalize} <= types
     reads = [digits.train_set[0][0] for _ in range(3)]
@@ -92,21 +90,12 @@ def test_split_loaders_serve_the_training_images_without_augmentation(
     assert not torch.equal(x, first[0])  # the training loader's own reads are warped
 
 
-def test_resizing_follows_the_declared_input_shape() -> None:
-    dm = DigitsDataModule(input_shape=[1, 16, 16], num_features=256, num_outputs=10)
+def test_resizing_changes_the_input_shape_the_model_sees() -> None:
+    dm = DigitsDataModule(image_size=[16, 16])
     dm.setup()
     x, _ = next(iter(dm.train_dataloader()))
-    assert x.shape[1:] == (1, 16, 16)
-    assert any(isinstance(t, v2.Resize) for t in dm.feature_transform.transforms)
-
-
-def test_wrong_channels_or_sizes_are_reported() -> None:
-    with pytest.raises(ConfigError, match="data.input_shape"):
-        DigitsDataModule(input_shape=[3, 8, 8], num_features=192, num_outputs=10)
-    with pytest.raises(ConfigError, match="holds 64 values but data.num_features=60"):
-        DigitsDataModule(input_shape=[1, 8, 8], num_features=60, num_outputs=10)
-    with pytest.raises(ConfigError, match="data.num_outputs=5"):
-        DigitsDataModule(input_shape=[1, 8, 8], num_features=64, num_outputs=5).setup()
+    assert x.shape[1:] == (1, 16, 16) == dm.input_shape  # no shape to write by hand
+    assert any(isinstance(t, v2.Resize) for t in dm.eval_transform.transforms)
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -129,10 +118,9 @@ def write_tiny_mnist(root: Path, num_train: int = 40, num_test: int = 20) -> Non
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
 
 
-def mnist(data_dir: Path, **settings: Any) -> MNISTDataModule:
-    """MNIST read from `data_dir` only (no download), with conf/data/mnist.yaml's shapes."""
-    shapes: dict[str, Any] = {"input_shape": [1, 28, 28], "num_features": 784, "num_outputs": 10}
-    return MNISTDataModule(data_dir=str(data_dir), download=False, **shapes, **settings)
+def mnist(data_dir: Path, **settings: float) -> MNISTDataModule:
+    """MNIST read from `data_dir` only (no download)."""
+    return MNISTDataModule(data_dir=str(data_dir), download=False, **settings)
 
 
 def test_mnist_reads_idx_files_through_torchvision(tmp_path: Path) -> None:
@@ -145,7 +133,12 @@ def test_mnist_reads_idx_files_through_torchvision(tmp_path: Path) -> None:
     assert x.shape == (8, 1, 28, 28) and y.dtype == torch.int64
 
 
-def test_mnist_missing_offline_gets_one_clear_message(tmp_path: Path) -> None:
+def test_mnist_downloads_in_prepare_data_and_only_reads_in_setup(tmp_path: Path) -> None:
     dm = mnist(tmp_path)
-    with pytest.raises(ConfigError, match="MNIST is not in data.data_dir="):
-        dm.setup()
+    with pytest.raises(DataError, match="MNIST is not in"):
+        dm.setup()  # setup() never downloads: Lightning runs it in every process
+    write_tiny_mnist(tmp_path)
+    with_download = MNISTDataModule(data_dir=str(tmp_path), download=True)
+    with_download.prepare_data()  # the files are there: nothing to fetch
+    with_download.setup()
+    assert len(with_download.test_set) == 20

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 
-from {{ cookiecutter.package_name }}.cli import config_dir
-from {{ cookiecutter.package_name }}.preflight import SUBMITIT_LAUNCHERS, check_launcher
+from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
+from {{ cookiecutter.package_name }}.config import instantiate
 
 from .conftest import PROJECT_ROOT
 
@@ -20,7 +19,7 @@ from .conftest import PROJECT_ROOT
     [("slurm", "SlurmLauncher"), ("local", "LocalLauncher"), ("submitit_local", "LocalLauncher")],
 )
 def test_launcher_configs_compose_and_build(launcher: str, target: str) -> None:
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR):
         cfg = compose(
             config_name="train", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True
         )
@@ -30,18 +29,13 @@ def test_launcher_configs_compose_and_build(launcher: str, target: str) -> None:
 
 
 def test_slurm_launcher_requeues_and_warns_before_the_time_limit() -> None:
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONFIG_DIR):
         cfg = compose(
             config_name="train", overrides=["hydra/launcher=slurm"], return_hydra_config=True
         )
     launcher = cfg.hydra.launcher
     assert launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0
     assert launcher.tasks_per_node == launcher.gpus_per_node  # one task per GPU for Lightning
-
-
-def test_every_submitit_launcher_is_known_to_the_preflight_check() -> None:
-    for launcher in SUBMITIT_LAUNCHERS:
-        check_launcher(launcher)  # the plugin is installed with the dev extra: no error
 
 
 @pytest.mark.slow

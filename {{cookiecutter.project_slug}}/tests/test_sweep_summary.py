@@ -6,11 +6,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from {{ cookiecutter.package_name }}.sweeps.summary import main, write_summary
+from {{ cookiecutter.package_name }}.tools.sweep_summary import main, write_summary
 
 
 def run_trials(study: optuna.Study, *xs: float) -> None:
-    """One trial per x, in order (enqueue_trial: optuna 2 still flags it as experimental)."""
+    """One trial per x, in order."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         for x in xs:
@@ -42,7 +42,7 @@ def test_summary_lists_best_and_every_trial(storage: str, tmp_path: Path) -> Non
     assert "| 0 | FAIL |  | 3.5 |" in summary
     assert "| 2 | COMPLETE | 9 | -2 |" in summary
     csv_lines = (tmp_path / "out" / "trials.csv").read_text().splitlines()
-    assert csv_lines[0] == "trial,state,value,x,seconds" and len(csv_lines) == 4
+    assert csv_lines[0] == "number,state,value,params_x,duration" and len(csv_lines) == 4
     assert (tmp_path / "out" / "optimization_history.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -108,7 +108,7 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
         for d in trial_dirs(tmp_path)
     }
     assert "Trial failed" in logs["model.optimizer.lr=-1.0"]
-    assert "model.optimizer.lr=-1.0 must be positive" in logs["model.optimizer.lr=-1.0"]
+    assert "model.optimizer.lr=-1.0 must be a positive number" in logs["model.optimizer.lr=-1.0"]
     assert "diverged" in logs["model.optimizer.lr=1000000.0"]
     assert "Trial failed" not in logs["model.optimizer.lr=0.1"]
 

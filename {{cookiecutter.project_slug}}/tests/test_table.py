@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.data import CSVDataModule
-from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.training import train
 
 
@@ -28,10 +28,10 @@ def test_regression_from_chosen_columns(tmp_path: Path) -> None:
         path=str(write_table(tmp_path / "t.csv")),
         target_column="y",
         feature_columns=["a", "b"],
-        num_features=2,
         batch_size=16,
     )
     dm.setup()
+    assert dm.input_shape == (2,) and dm.num_outputs == 1
     assert len(dm.train_set) + len(dm.val_set) + len(dm.test_set) == 200
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (16, 2) and y.shape == (16, 1) and y.dtype == torch.float32
@@ -43,11 +43,9 @@ def test_classification_maps_labels_to_classes(tmp_path: Path) -> None:
         target_column="label",
         feature_columns=["a", "b"],
         task="classification",
-        num_features=2,
-        num_outputs=2,
     )
     dm.setup()
-    assert dm.classes == ["down", "up"]
+    assert dm.classes == ["down", "up"] and dm.num_outputs == 2
     _, y = dm.test_set[0]
     assert y.dtype == torch.int64 and y.item() in (0, 1)
 
@@ -58,8 +56,7 @@ def test_classification_maps_labels_to_classes(tmp_path: Path) -> None:
         ({"path": "nowhere.csv"}, "data.path=nowhere.csv does not exist"),
         ({"target_column": "price"}, "has no column 'price'; its columns are"),
         ({"feature_columns": ["a", "c"]}, "has no column 'c'"),
-        ({"feature_columns": ["a", "label"], "num_features": 2}, "column 'label' holds"),
-        ({"feature_columns": ["a", "b", "noise"]}, "set data.num_features=3"),
+        ({"feature_columns": ["a", "label"]}, "column 'label' holds"),
     ],
 )
 def test_bad_tables_get_one_clear_message(tmp_path: Path, kwargs: dict, message: str) -> None:
@@ -67,15 +64,14 @@ def test_bad_tables_get_one_clear_message(tmp_path: Path, kwargs: dict, message:
         "path": str(write_table(tmp_path / "t.csv")),
         "target_column": "y",
         "feature_columns": ["a", "b"],
-        "num_features": 2,
     } | kwargs
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(DataError, match=message):
         CSVDataModule(**settings).setup()
 
 
 def test_train_on_a_csv_through_the_config(make_config, tmp_path: Path) -> None:
     path = write_table(tmp_path / "table.csv")
     overrides = (f"data.path={path}", "data.target_column=y", "data.feature_columns=[a,b]")
-    cfg = make_config("data=csv", "data.num_features=2", *overrides, "trainer.max_epochs=15")
+    cfg = make_config("data=csv", *overrides, "trainer.max_epochs=15")
     metrics = train(cfg)
     assert metrics["test/r2"] > 0.99  # the target is an exact linear function of a and b

@@ -15,13 +15,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from {{ cookiecutter.package_name }}.compare import main as compare_main
-from {{ cookiecutter.package_name }}.env_file import load_env_file
-from {{ cookiecutter.package_name }}.plots import read_curves
-from {{ cookiecutter.package_name }}.tracking import wandb_mode
+from {{ cookiecutter.package_name }}.loggers import wandb_mode
+from {{ cookiecutter.package_name }}.tools.compare import main as compare_main
+from {{ cookiecutter.package_name }}.tools.plots import read_curves
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, run_script
 from .wandb_records import records
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -35,37 +34,39 @@ def assert_png(path: Path) -> None:
     assert width > 100 and height > 100
 
 
-def test_wandb_mode_follows_the_environment_and_the_login(tmp_path: Path) -> None:
-    no_login = tmp_path / "missing-netrc"
-    assert wandb_mode({}, no_login) == "offline"
-    assert wandb_mode({"WANDB_API_KEY": "k"}, no_login) == "online"
-    assert wandb_mode({"WANDB_API_KEY": "k", "WANDB_MODE": "offline"}, no_login) == "offline"
-    assert wandb_mode({"WANDB_MODE": "disabled"}, no_login) == "disabled"
-    login = tmp_path / "netrc"
-    login.write_text("machine api.wandb.ai\n  login user\n  password secret\n")
-    login.chmod(0o600)
-    assert wandb_mode({}, login) == "online"
-    assert wandb_mode({"WANDB_BASE_URL": "https://wandb.example.org"}, login) == "offline"
-
-
-def test_env_file_sets_only_missing_variables(
+def test_wandb_mode_follows_the_environment_and_the_login(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env_file = tmp_path / ".env"
-    lines = [
-        "# comment",
-        "EXAMPLE_A=1  # a note",
-        "export EXAMPLE_B='two # words'",
-        "EXAMPLE_C=new",
-    ]
-    env_file.write_text("\n".join(lines) + "\n")
-    monkeypatch.delenv("EXAMPLE_A", raising=False)
-    monkeypatch.delenv("EXAMPLE_B", raising=False)
-    monkeypatch.setenv("EXAMPLE_C", "kept")
-    assert load_env_file(env_file) == ["EXAMPLE_A", "EXAMPLE_B"]
-    assert os.environ["EXAMPLE_A"] == "1" and os.environ["EXAMPLE_B"] == "two # words"
-    assert os.environ["EXAMPLE_C"] == "kept"
-    assert load_env_file(tmp_path / "absent") == []
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "missing-netrc"))
+    assert wandb_mode() == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
+    assert wandb_mode() == "online"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert wandb_mode() == "offline"  # WANDB_MODE always wins
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert wandb_mode() == "disabled"
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.delenv("WANDB_API_KEY")
+    login = tmp_path / "netrc"
+    login.write_text(f"machine api.wandb.ai\n  login user\n  password {'s' * 40}\n")
+    login.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(login))
+    assert wandb_mode() == "online"  # `wandb login` wrote the key there
+
+
+@pytest.mark.slow
+def test_dot_env_sets_only_the_variables_not_already_set(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "# comment\nPROJECT_ROOT=from-dotenv  # a note\nexport WANDB_PROJECT='two # words'\n"
+    )
+    printed = run_script(tmp_path, "train.py", "--cfg", "job", "--resolve", "logger=wandb")
+    assert printed.returncode == 0, printed.stderr
+    assert "root_dir: from-dotenv" in printed.stdout and "project: 'two # words'" in printed.stdout
+    kept = run_script(tmp_path, "train.py", "--cfg", "job", "--resolve", PROJECT_ROOT="mine")
+    assert kept.returncode == 0, kept.stderr
+    assert "root_dir: mine" in kept.stdout  # variables already set win
 
 
 def test_tensorboard_events_csv_and_plot(make_config, tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 """Trainer options that need no second process: precision, torch.compile, accumulation, ranks."""
 
 import pytest
-from hydra.utils import instantiate
+from hydra import compose, initialize_config_dir
 
-from {{ cookiecutter.package_name }}.cli import is_secondary_process, secondary_process_overrides
+from {{ cookiecutter.package_name }}.checks import check_hardware
+from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
+from {{ cookiecutter.package_name }}.config import instantiate, on_rank_zero
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.preflight import check_precision
 from {{ cookiecutter.package_name }}.training import train
+
+from .conftest import running_job
 
 
 def test_bf16_mixed_precision_trains_on_the_cpu(make_config) -> None:
@@ -14,17 +17,16 @@ def test_bf16_mixed_precision_trains_on_the_cpu(make_config) -> None:
     assert "test/loss" in metrics
 
 
-def test_float16_on_the_cpu_is_refused_with_the_fix() -> None:
+def test_float16_on_the_cpu_is_refused_with_the_fix(make_config) -> None:
     with pytest.raises(ConfigError, match="use trainer.precision=bf16-mixed"):
-        check_precision("cpu", "16-mixed")
-    check_precision("gpu", "16-mixed")
+        check_hardware(make_config("trainer=cpu", "trainer.precision=16-mixed").trainer)
 
 
 def test_compiled_network_trains_and_keeps_checkpoint_names(make_config) -> None:
     cfg = make_config("compile=true", "model=mlp", "debug=fdr")
     assert "test/loss" in train(cfg)
-    model = instantiate(cfg.model)
-    model.net.compile()
+    model = instantiate(cfg.model, compile=True)
+    model.build("regression", (8,), 1)
     assert all("_orig_mod" not in key for key in model.state_dict())
 
 
@@ -35,18 +37,19 @@ def test_accumulation_and_clipping_are_settable(make_config) -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "secondary"),
-    [({}, False), ({"LOCAL_RANK": "0"}, False), ({"LOCAL_RANK": "1"}, True), ({"RANK": "3"}, True)],
+    ("env", "rank_zero"),
+    [({}, True), ({"LOCAL_RANK": "0"}, True), ({"LOCAL_RANK": "1"}, False), ({"RANK": "3"}, False)],
 )
-def test_secondary_processes_are_recognised(monkeypatch, env: dict, secondary: bool) -> None:
+def test_only_rank_zero_writes_a_run_folder(monkeypatch, env: dict, rank_zero: bool) -> None:
     for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
         monkeypatch.delenv(var, raising=False)
     for var, value in env.items():
         monkeypatch.setenv(var, value)
-    assert is_secondary_process() is secondary
-
-
-def test_other_nodes_create_no_run_directory() -> None:
-    assert "hydra.run.dir=." in secondary_process_overrides(["trainer=multinode"])
-    lightning_child = secondary_process_overrides(["hydra.run.dir=logs/runs/x"])
-    assert lightning_child == ["hydra/job_logging=stdout"]  # keeps rank 0's directory
+    assert on_rank_zero("yes", "no") == ("yes" if rank_zero else "no")
+    with initialize_config_dir(config_dir=CONFIG_DIR):
+        cfg = compose(config_name="train", return_hydra_config=True)
+    with running_job(cfg):
+        hydra = cfg.hydra
+        assert (hydra.run.dir == ".") is not rank_zero  # the others run in place...
+        assert (hydra.output_subdir is None) is not rank_zero  # ...and save no config
+        assert ("file" in hydra.job_logging.root.handlers) is rank_zero  # nor a log

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import instantiate
 
-from {{ cookiecutter.package_name }}.plain_pytorch import fit_by_hand, fit_with_nn, least_squares
+from {{ cookiecutter.package_name }}.config import instantiate
+from {{ cookiecutter.package_name }}.tools.plain_pytorch import fit_by_hand, fit_with_nn, least_squares
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import compose_train_config
+from .conftest import compose_config
 
 
 def test_fast_dev_run(make_config, tmp_path: Path) -> None:
@@ -29,13 +29,13 @@ def test_mlp_trains_and_callbacks_none_means_none(make_config, tmp_path: Path) -
 def linear_run(tmp_path_factory: pytest.TempPathFactory):
     """The default config (linear regression, SGD) trained once on the CPU."""
     output_dir = tmp_path_factory.mktemp("linear")
-    cfg = compose_train_config(output_dir, "model=linear", "trainer=cpu")
+    cfg = compose_config(output_dir, "model=linear", "trainer=cpu")
     metrics = train(cfg)
     state = torch.load(output_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     # The whole training split as the model saw it: standardised features, float32 tensors.
-    features = datamodule.feature_transform(datamodule.train_set.features)
+    features = datamodule.eval_transform(datamodule.train_set.features)
     targets = datamodule.target_transform(datamodule.train_set.targets)
     return cfg, metrics, state["net.weight"], state["net.bias"], datamodule, features, targets
 
@@ -51,7 +51,7 @@ def test_linear_fit_matches_least_squares(linear_run) -> None:
 
 def test_linear_fit_recovers_the_generating_weights(linear_run) -> None:
     _, _, weight, bias, datamodule, _, _ = linear_run
-    standardize = datamodule.feature_transform.transforms[-1]
+    standardize = datamodule.eval_transform.transforms[-1]
     # Undo the standardisation: w.(x - m)/s + b = (w/s).x + (b - (w/s).m)
     raw_weight = weight / standardize.std
     raw_bias = bias - raw_weight @ standardize.mean
@@ -77,7 +77,7 @@ def test_plain_pytorch_loops_reach_the_lightning_solution(linear_run) -> None:
 def test_same_seed_same_run_different_seed_different_run(tmp_path: Path) -> None:
     overrides = ("trainer.max_epochs=2", "callbacks=none", "logger=none", "test=false")
     first, second, other = (
-        train(compose_train_config(tmp_path / name, f"seed={seed}", *overrides))
+        train(compose_config(tmp_path / name, f"seed={seed}", *overrides))
         for name, seed in [("a", 1), ("b", 1), ("c", 2)]
     )
     assert first == second

@@ -12,7 +12,7 @@ from {{ cookiecutter.package_name }}.callbacks import (
     OptionalLearningRateMonitor,
     StopOnNonFiniteLoss,
 )
-from {{ cookiecutter.package_name }}.cli import config_dir
+from {{ cookiecutter.package_name }}.config import config_dir
 from {{ cookiecutter.package_name }}.training import instantiate_group, train
 
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
@@ -56,7 +56,7 @@ def test_debug_limit_runs_a_few_batches(make_config, tmp_path: Path) -> None:
 
 
 def test_debug_profiler_writes_a_report(make_config, tmp_path: Path) -> None:
-    train(make_config("debug=profiler", "+trainer.limit_train_batches=2", "test=false"))
+    train(make_config("debug=profiler", "trainer.limit_train_batches=2", "test=false"))
     [report] = tmp_path.glob("*profile*.txt")
     assert "Action" in report.read_text()
 
@@ -69,10 +69,10 @@ def test_debug_overfit_and_anomaly_set_the_trainer(make_config) -> None:
 
 def test_local_overrides_apply_when_present(tmp_path: Path) -> None:
     conf = shutil.copytree(config_dir(), tmp_path / "conf")
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf)):
         assert compose(config_name="train").seed == 42  # no local file: nothing changes
     (conf / "local" / "default.yaml").write_text("# @package _global_\nseed: 123\n")
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf)):
         assert compose(config_name="train").seed == 123
         assert compose(config_name="train", overrides=["seed=5"]).seed == 5  # CLI still wins
 

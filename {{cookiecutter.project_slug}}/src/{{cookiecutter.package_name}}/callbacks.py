@@ -1,4 +1,5 @@
-"""Callbacks the configs in conf/callbacks/ build, where Lightning's own need a small change."""
+"""Callbacks the configs in conf/callbacks/ build, where Lightning's own need a small change,
+and `RunRecord`, which every task adds to record what ran."""
 
 import logging
 from pathlib import Path
@@ -6,10 +7,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, OnExceptionCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig
 
-from .errors import ConfigError
+from .errors import TrainingDiverged
+from .runs import RUN_INFO, git_state, job_config, record_run
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +37,6 @@ class OptionalLearningRateMonitor(LearningRateMonitor):
             super().on_train_epoch_start(trainer, *args, **kwargs)
 
 
-class NonFiniteLossError(ConfigError):
-    """Training produced a NaN or infinite loss; usually fixed by a smaller learning rate."""
-
-
 class StopOnNonFiniteLoss(Callback):
     """Stops at the first NaN/Inf training loss, before a checkpoint can store the bad weights."""
 
@@ -54,7 +53,7 @@ class StopOnNonFiniteLoss(Callback):
             return
         value = loss.item() if loss is not None else float("nan")
         checkpoint = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none saved"
-        raise NonFiniteLossError(
+        raise TrainingDiverged(
             f"the training loss became {value} at epoch {trainer.current_epoch}, step"
             f" {trainer.global_step}; stopped. Last good checkpoint: {checkpoint}. Start again"
             " with a lower model.optimizer.lr, or resume from it with trainer.gradient_clip_val=1.0"
@@ -62,19 +61,58 @@ class StopOnNonFiniteLoss(Callback):
         )
 
 
-class CheckpointOnSigterm(Callback):
+class CheckpointOnSigterm(OnExceptionCheckpoint):
     """Saves last.ckpt when the run receives SIGTERM (as SLURM sends before a requeue or kill).
 
     Lightning turns SIGTERM into a clean exit after the current batch; this saves the state at
-    that point, mid-epoch included, so `ckpt_path=last` continues from there.
+    that point, mid-epoch included, so `ckpt_path=last` continues from there. Other exceptions
+    save nothing: a NaN loss must not overwrite the last good checkpoint.
     """
 
-    def on_exception(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
-    ) -> None:
+    def __init__(self, dirpath: str, filename: str = "last") -> None:
+        super().__init__(dirpath, filename)
+
+    def on_exception(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        exception = args[-1] if args else kwargs.get("exception")
         if not isinstance(exception, SIGTERMException):
             return
-        directory = getattr(trainer.checkpoint_callback, "dirpath", None)
-        path = Path(directory or f"{trainer.default_root_dir}/checkpoints") / "last.ckpt"
-        trainer.save_checkpoint(path)
-        log.warning("Received SIGTERM: saved %s; continue with ckpt_path=last", path)
+        # Where checkpoints go now: a resumed run keeps saving into the folder it resumed from.
+        self.dirpath = getattr(trainer.checkpoint_callback, "dirpath", None) or self.dirpath
+        super().on_exception(trainer, *args, **kwargs)
+        log.warning("Received SIGTERM: saved %s; continue with ckpt_path=last", self.ckpt_path)
+
+    def teardown(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        pass  # Lightning's deletes the file after a clean run; here it is the run's last.ckpt
+
+
+class RunRecord(Callback):
+    """Records the run once its work starts: the resolved config and provenance in the run
+    folder (`record_run`), and the hyperparameters with the model's size in every logger."""
+
+    def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
+        self.config = job_config(cfg)  # resolved now: spawned DDP processes have no Hydra state
+        self.output_dir = output_dir
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def _record(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or (self.output_dir / RUN_INFO).exists():
+            return
+        config = dict(self.config)
+        record_run(self.output_dir, config)
+        params = list(pl_module.parameters())
+        config["run_info"] = {
+            "git_commit": git_state(Path(__file__).resolve().parent)["commit"],
+            "tags": list(config.get("tags") or []),
+            "params_total": sum(p.numel() for p in params),
+            "params_trainable": sum(p.numel() for p in params if p.requires_grad),
+        }
+        for logger in trainer.loggers:
+            logger.log_hyperparams(config)

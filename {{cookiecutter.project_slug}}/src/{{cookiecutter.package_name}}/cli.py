@@ -1,147 +1,122 @@
-"""Command line: `python train.py|eval.py|predict.py [overrides]` compose conf/<name>.yaml."""
+"""The command line: `python train.py|eval.py|predict.py [overrides]` and the console scripts.
 
-import os
-import sys
+Each entry point is one Hydra-decorated function: Hydra parses the command line and composes
+conf/<name>.yaml once, checking keys and types against the schemas (config.py); the task then
+runs its own checks (checks.py) and does the work. `reported` is the one error boundary: an
+expected failure prints one `Error: ...` line and exits 1, and a job that fails before its work
+starts leaves no run folder behind.
+
+Only Hydra and OmegaConf are imported at the top, so `--help`, `--cfg job` and shell completion
+stay fast; the training stack is imported when a job runs.
+"""
+
+import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import hydra
+from dotenv import load_dotenv
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .env_file import load_env_file
-from .errors import ConfigError
-from .evaluation import evaluate, predict
-from .preflight import (
-    check_hardware,
-    check_launcher,
-    check_multirun_processes,
-    check_writable,
-    find_checkpoint,
-)
-from .schemas import register_schemas
-from .sweeps import best_value, run_trial
-from .training import train
-from .validation import check_overrides
+from .config import TRUSTED_TARGETS, config_dir, register_resolvers, register_schemas
+from .errors import describe, exit_with, reported, wants_traceback
+from .runs import RUN_INFO
 
-MULTIRUN_FLAGS = ("-m", "--multirun")
+log = logging.getLogger(__name__)
+register_schemas()
+register_resolvers()
+CONFIG_DIR = str(config_dir())
 
 
-def config_dir() -> Path:
-    """The checkout's `conf/` when running from source, else the copy shipped inside the wheel."""
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir.parents[1] / "conf", package_dir / "conf"):
-        if (candidate / "train.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(f"no conf/train.yaml near {package_dir}; reinstall the project")
+def hydra_task(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
+    """A Hydra entry point for `task` on conf/<config_name>.yaml, inside the error boundary."""
+
+    def decorate(task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+        @hydra.main(
+            config_path=CONFIG_DIR, config_name=config_name, execution_whitelist=TRUSTED_TARGETS
+        )
+        def job(cfg: DictConfig) -> Any:
+            return run_job(task, cfg)
+
+        def main() -> Any:
+            load_dotenv(Path.cwd() / ".env")  # API keys and settings; variables already set win
+            return job()
+
+        return reported(main)
+
+    return decorate
 
 
-def main() -> None:
-    """Entry point of `train.py` and of the installed `<project>-train` command."""
-    _launch("train", _run)
+def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
+    """Runs one job. A failure in a single run is reported here, as one line, and the job's
+    own folder goes if the failure came before its work started; in a multirun it is left to
+    the sweeper, which records the job as failed and goes on."""
+    log_lightning_once()
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    # Made for this job: only what Hydra has just written (the composed config and the log).
+    new_folder = {p.name for p in run_dir.iterdir()} <= {".hydra", f"{hydra_cfg.job.name}.log"}
+    try:
+        return task(cfg)
+    except Exception as error:
+        if hydra_cfg.mode == RunMode.MULTIRUN or (message := describe(error)) is None:
+            raise
+        if new_folder and not (run_dir / RUN_INFO).exists():  # written once the work starts
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            log_to_file(message, error)  # the run's log keeps the traceback
+        if wants_traceback():
+            raise
+        exit_with(message)
 
 
-def evaluate_main() -> None:
-    """Entry point of `eval.py`: test a checkpoint and print its metrics."""
-    _launch("eval", _guarded(evaluate))
+def log_to_file(message: str, error: BaseException) -> None:
+    """Writes the error and its traceback to the job's log file (not the console)."""
+    exc_info = (type(error), error, error.__traceback__)
+    record = log.makeRecord(
+        log.name, logging.ERROR, __file__, 0, "Stopped: %s", (message,), exc_info
+    )
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
-def predict_main() -> None:
-    """Entry point of `predict.py`: write a checkpoint's predictions for one split."""
-    _launch("predict", _guarded(predict))
+def log_lightning_once() -> None:
+    """Lightning prints INFO lines through a console handler of its own; with Hydra's logging
+    set up they reach the console and train.log through the root logger instead, once."""
+    import lightning  # noqa: F401  (adds that handler)
+
+    if logging.getLogger().handlers:
+        logging.getLogger("lightning").handlers.clear()
 
 
-def _launch(config_name: str, task: Callable[[DictConfig], Any]) -> None:
-    load_env_file(Path.cwd() / ".env")  # API keys and settings; variables already set win
-    register_schemas()
-    args = sys.argv[1:]
-    if is_secondary_process():
-        sys.argv += secondary_process_overrides(args)
-    # Hydra's own flags (--cfg, --help, --config-name, ...) run no job: nothing to check.
-    elif not any(arg.startswith("-") and arg not in MULTIRUN_FLAGS for arg in args):
-        # The searches in conf/hparams_search/ set hydra.mode=MULTIRUN themselves.
-        multirun = any(a in MULTIRUN_FLAGS or a.startswith("hparams_search=") for a in args)
-        try:
-            overrides = [arg for arg in args if not arg.startswith("-")]
-            check_before_start(overrides, config_name, multirun)
-        except ConfigError as err:
-            _fail(err)
-    hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)(task)()
+@hydra_task("train")
+def train_main(cfg: DictConfig) -> float | None:
+    """`train.py`: train, test, and hand a multirun's sweeper the value it optimises."""
+    from .sweeps import best_value, run_trial
+    from .training import train
 
-
-def is_secondary_process() -> bool:
-    """True in every process but global rank 0 of a DDP run (Lightning, torchrun or SLURM)."""
-    return any(os.environ.get(var, "0") != "0" for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK"))
-
-
-def secondary_process_overrides(args: list[str]) -> list[str]:
-    """Rank 0 owns the run directory; the other processes log to the console only.
-
-    Lightning re-runs train.py for each extra local process and passes rank 0's directory
-    (`hydra.run.dir=...`, `hydra.output_subdir=null`). Processes started by torchrun or srun on
-    other nodes have no such directory, so Hydra must not create one: they run in place and
-    Lightning sends them rank 0's checkpoint directory.
-    """
-    overrides = ["hydra/job_logging=stdout"]
-    if not any(arg.startswith("hydra.run.dir=") for arg in args):
-        overrides += ["hydra.run.dir=.", "hydra.output_subdir=null"]
-    return overrides
-
-
-def check_before_start(
-    overrides: list[str], config_name: str = "train", multirun: bool = False
-) -> None:
-    """Every check that can fail before Hydra creates a run directory."""
-    cfg = check_overrides(overrides, config_dir(), config_name)
-    hardware = cfg.trainer
-    check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
-    if multirun:
-        launchers = [o.partition("=")[2] for o in overrides if o.startswith("hydra/launcher=")]
-        launcher = launchers[-1] if launchers else None
-        check_multirun_processes(hardware.get("strategy"), hardware.get("devices"), launcher)
-    find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, required=config_name != "train")
-    check_writable(cfg.paths.log_dir, "paths.log_dir")
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key in ("hydra.run.dir", "hydra.sweep.dir"):
-            check_writable(value, key)
-        if key == "hydra/launcher":
-            check_launcher(value)
-
-
-def _fail(err: ConfigError) -> None:
-    # Bad input gets one line and a non-zero exit, not a traceback.
-    print(f"Error: {err}", file=sys.stderr)
-    raise SystemExit(1) from None
-
-
-def config_error(err: BaseException) -> ConfigError | None:
-    """The ConfigError behind `err`, if any: Hydra wraps errors raised while instantiating."""
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, ConfigError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _guarded(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
-    def run(cfg: DictConfig) -> Any:
-        try:
-            return task(cfg)
-        except Exception as err:
-            if (cause := config_error(err)) is None:
-                raise
-            _fail(cause)
-
-    return run
-
-
-def _run(cfg: DictConfig) -> float | None:
-    metric = cfg.get("optimized_metric") or cfg.monitor.metric  # the value a sweeper optimises
+    metric = cfg.get("optimized_metric") or cfg.monitor.metric
     if HydraConfig.get().mode == RunMode.MULTIRUN:
-        # A failing trial raises, so the sweeper records it as failed and goes on with the rest.
-        return run_trial(lambda: train(cfg), metric)
-    return best_value(_guarded(train)(cfg), metric)
+        return run_trial(lambda: train(cfg), metric)  # NaN raises: the trial is marked failed
+    return best_value(train(cfg), metric)
+
+
+@hydra_task("eval")
+def eval_main(cfg: DictConfig) -> dict[str, float]:
+    """`eval.py`: test a checkpoint and print its metrics."""
+    from .testing import evaluate
+
+    return evaluate(cfg)
+
+
+@hydra_task("predict")
+def predict_main(cfg: DictConfig) -> Path:
+    """`predict.py`: write a checkpoint's predictions for one split."""
+    from .prediction import predict
+
+    return predict(cfg)

@@ -1,43 +1,39 @@
-"""One training run from a composed config: seed -> data -> model -> trainer -> fit -> test."""
+"""One training run from a composed config: check -> data -> model -> trainer -> fit -> test."""
 
 import logging
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import lightning as L
-from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from .plots import plot_csv_log
-from .preflight import check_hardware, find_checkpoint
-from .provenance import record_run
-from .reporting import print_metrics, save_metrics
-from .tracking import finish, run_info
-from .validation import validate_config
+from .callbacks import RunRecord
+from .checks import check_before_start
+from .config import instantiate
+from .loggers import finish
+from .runs import print_metrics, save_metrics
 
 log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Trains and tests the configured model; returns the final metrics (also in metrics.json)."""
-    validate_config(cfg)
-    hardware = cfg.trainer
-    check_hardware(hardware.accelerator, hardware.get("devices"), hardware.get("precision"))
-    ckpt_path = find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir)  # resume from here
-    # A job run again in its own directory (SLURM requeues a preempted job that way) continues.
-    ckpt_path = ckpt_path or interrupted_run(Path(cfg.paths.output_dir))
-    record_run(Path(cfg.paths.output_dir), OmegaConf.to_yaml(cfg, resolve=True))
+    """Trains and tests the configured model; returns the final metrics (also in metrics.json).
+
+    `cfg` is conf/train.yaml as Hydra composed it for `python train.py`, or as a test composes
+    it with `hydra.compose` (with or without `return_hydra_config`).
+    """
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = check_before_start(cfg)  # resume from here, if given
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
-    model: L.LightningModule = instantiate(cfg.model)
-    if cfg.get("compile"):
-        compile_network(model)
+    model: L.LightningModule = instantiate(cfg.model, compile=cfg.compile)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=instantiate_group(cfg.get("callbacks")),
+        callbacks=[*instantiate_group(cfg.get("callbacks")), RunRecord(cfg, output_dir)],
         logger=instantiate_group(cfg.get("logger")) or False,
     )
     log.info(
@@ -46,15 +42,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.num_devices,
         trainer.world_size,
     )
-    config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
-    config["run_info"] = run_info(model, cfg.get("tags") or [])  # git commit, parameter counts
-    for logger in trainer.loggers:
-        logger.log_hyperparams(config)
-
     if ckpt_path:
         log.info("Resuming from %s", ckpt_path)
         continue_checkpoints(trainer, Path(ckpt_path))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    with warnings.catch_warnings():
+        # "last": the newest checkpoint in this run's own folder, so a job started again there
+        # (as SLURM requeues a preempted job) continues; a new run has none, which is no news.
+        warnings.filterwarnings("ignore", r".*there is no last checkpoint available")
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path or "last")
     metrics = scalars(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback
     best_score = getattr(checkpoint, "best_model_score", None)
@@ -68,20 +63,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         metrics |= scalars(trainer.callback_metrics)
 
     if trainer.is_global_zero:
-        output_dir = Path(cfg.paths.output_dir)
         save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics)
+        from .tools.plots import plot_csv_log  # matplotlib, only once the results are saved
+
         if plot := plot_csv_log(trainer.loggers, output_dir / "metrics.png"):
             log.info("Curves: %s", plot)
         log.info("Run directory: %s", output_dir.resolve())
     finish(trainer.loggers)
     return metrics
-
-
-def interrupted_run(output_dir: Path) -> str | None:
-    """The last.ckpt a previous attempt of this very run left in its directory, if any."""
-    last = output_dir / "checkpoints" / "last.ckpt"
-    return str(last) if last.is_file() else None
 
 
 def continue_checkpoints(trainer: L.Trainer, ckpt_path: Path) -> None:
@@ -96,11 +86,6 @@ def continue_checkpoints(trainer: L.Trainer, ckpt_path: Path) -> None:
         if isinstance(callback, ModelCheckpoint):
             callback.dirpath = str(ckpt_path.parent.resolve())
     log.info("Checkpoints continue in %s", ckpt_path.parent.resolve())
-
-
-def compile_network(model: L.LightningModule) -> None:
-    """torch.compile the network in place: parameter names, hence checkpoints, stay the same."""
-    getattr(model, "net", model).compile()
 
 
 def instantiate_group(group: Mapping[str, Any] | None) -> list[Any]:

@@ -5,9 +5,8 @@ from .dataset import ArrayDataset, PerItemDataset
 from .digits import DigitsDataModule
 from .images import ImageDataModule
 from .mnist import MNISTDataModule
-from .regression import SyntheticRegressionDataModule
+from .regression import LinearProblem, SyntheticRegressionDataModule, make_linear_regression
 from .sampling import TensorBatchSampler
-from .synthetic import LinearProblem, make_linear_regression
 from .table import CSVDataModule
 from .transforms import Compose, PerSample, Standardize, ToTensor
 

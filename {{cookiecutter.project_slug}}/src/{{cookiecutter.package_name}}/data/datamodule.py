@@ -1,121 +1,113 @@
 """What every in-memory DataModule shares: splits, training-only statistics and the DataLoaders."""
 
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
-from ..errors import ConfigError
-from ..models.metrics import check_task
+from ..errors import DataError
 from .dataset import ArrayDataset, Transform
 from .sampling import TensorBatchSampler
 from .transforms import Compose, Standardize, ToTensor
 
 SPLITS = ("train", "val", "test")
+Arrays = tuple[np.ndarray, np.ndarray]  # (features (N, ...), targets (N, ...))
 
 
-class ArrayDataModule(L.LightningDataModule, ABC):
-    """Loads (features, targets) arrays once, splits them train/val/test and serves DataLoaders.
+class ArrayDataModule(L.LightningDataModule):
+    """Samples held in memory as arrays, split train/val/test, served by DataLoaders.
 
-    Subclasses only say where the arrays come from (`load_arrays`), and may replace the
-    transforms (`_feature_transform` for every split, `_train_transform` for training only, where
-    augmentation goes). Regression targets are float (N, num_outputs); classification targets are
-    class indices (N,) below `num_outputs`, the number of classes. The split is drawn from
-    `split_seed`, which is independent of the training seed, so runs with different seeds are
+    A subclass says where the samples come from (`load()`) and may change the transforms
+    (`transforms()`: one for every split, one for training, where augmentation goes). Its own
+    arguments come first; the rest pass through `**kwargs` to this class.
+
+    After `setup()` the DataModule knows what a model needs: its `task` (`regression` or
+    `classification`), one sample's `input_shape` as the model sees it (after the transforms),
+    and `num_outputs` (target columns, or classes, whose names are in `classes`). The split is
+    drawn from `split_seed`, independent of the training seed, so runs with different seeds are
     compared on the same validation and test samples.
     """
 
+    task = "regression"
+
     def __init__(
         self,
-        task: str,
-        num_features: int,
-        num_outputs: int,
-        val_fraction: float = 0.1,
-        test_fraction: float = 0.1,
-        standardize: bool = True,
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
         split_seed: int = 0,
-        input_shape: Sequence[int] | None = None,
+        standardize: bool = True,
     ) -> None:
         super().__init__()
-        check_task(task)
         if min(val_fraction, test_fraction) < 0 or val_fraction + test_fraction >= 1:
-            raise ConfigError(
-                f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must be"
-                " at least 0 and leave samples for training (their sum below 1)"
-            )
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size={batch_size} must be a positive integer")
-        if num_workers < 0:
-            raise ConfigError(f"data.num_workers={num_workers} must be 0 (main process) or more")
-        self.save_hyperparameters(logger=False)
-        for key, value in self.hparams.items():
-            # Config lists arrive as ListConfig; checkpoints loaded with weights_only=True (the
-            # safe default) accept plain lists only.
-            if isinstance(value, Sequence) and not isinstance(value, str):
-                self.hparams[key] = list(value)
-        self.task = task
-        self.num_features = num_features
-        self.num_outputs = num_outputs
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
-        self.standardize = standardize
+            raise ValueError("val_fraction and test_fraction must be >= 0, their sum below 1")
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
         self.split_seed = split_seed
-        # One sample's shape: (num_features,) for tables, (C, H, W) for images.
-        self.input_shape = tuple(input_shape) if input_shape else (num_features,)
-        if int(np.prod(self.input_shape)) != num_features:
-            raise ConfigError(
-                f"data.input_shape={list(self.input_shape)} holds {int(np.prod(self.input_shape))}"
-                f" values but data.num_features={num_features}; make them agree"
-            )
-        self.stored_shape = self.input_shape  # as load_arrays() returns it; transforms may resize
-        self._splits: dict[str, ArrayDataset] = {}  # filled by setup()
+        self.standardize = standardize
+        self.splits: dict[str, ArrayDataset] = {}  # filled by setup()
+        self.classes: list[str] = []  # classification: the class of each index
 
-    @abstractmethod
-    def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All samples as (features (N, *input_shape), targets (N, O) or class indices (N,))."""
+    def load(self) -> Mapping[str, Arrays]:
+        """The samples by split, e.g. `{"train": (x, y)}`: a split left out is drawn from the
+        training samples (`val_fraction`, `test_fraction`). Features are (N, *sample shape);
+        targets (N, O) values for regression, (N,) labels (numbers or names) for classification.
+        """
+        raise NotImplementedError
+
+    def transforms(self, train_features: np.ndarray) -> tuple[Compose, Compose]:
+        """(the transform of every split, the training split's), fitted to training data only."""
+        steps: list[Transform] = [ToTensor(torch.float32)]
+        if self.standardize:
+            steps.append(Standardize.fit(train_features))  # training statistics: no leakage
+        transform = Compose(steps)
+        return transform, transform
 
     def setup(self, stage: str | None = None) -> None:
-        if self._splits:  # Lightning calls setup once per stage; load once
+        if self.splits:  # Lightning calls setup once per stage; load once
             return
-        features, targets = self.load_arrays()
-        if features.shape[1:] != self.stored_shape:
-            raise ConfigError(
-                f"data.num_features={self.num_features} (input shape {list(self.stored_shape)})"
-                f" but the data has samples of shape {list(features.shape[1:])}; set"
-                f" data.num_features={int(np.prod(features.shape[1:]))} (and data.input_shape)"
-            )
-        targets = self._check_targets(targets)
-        train_idx, val_idx, test_idx = self._split(len(features))
-        self.feature_transform = self._feature_transform(features[train_idx])
-        self.train_transform = self._train_transform(features[train_idx])
-        self.target_transform: Transform = ToTensor(
+        arrays = self._complete_splits(dict(self.load()))
+        targets = self._encode_targets({name: y for name, (_, y) in arrays.items()})
+        transform, train_transform = self.transforms(arrays["train"][0])
+        self.target_transform = ToTensor(
             torch.int64 if self.task == "classification" else torch.float32
         )
-        self._splits = {
-            split: ArrayDataset(features[idx], targets[idx], transform, self.target_transform)
-            for split, idx, transform in (
-                ("train", train_idx, self.train_transform),
-                ("val", val_idx, self.feature_transform),
-                ("test", test_idx, self.feature_transform),
+        self.splits = {
+            name: ArrayDataset(
+                arrays[name][0],
+                targets[name],
+                train_transform if name == "train" else transform,
+                self.target_transform,
             )
+            for name in SPLITS
         }
+        self.eval_transform = transform
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape as the model receives it: after the transforms (a resize, say)."""
+        return tuple(self.split("val" if len(self.split("val")) else "train")[0][0].shape)
+
+    @property
+    def num_outputs(self) -> int:
+        if self.task == "classification":
+            return len(self.classes)
+        return int(self.split("train").targets.shape[1])
 
     def split(self, name: str) -> ArrayDataset:
         """The dataset of split `name` ("train", "val" or "test"), once setup() has run."""
         if name not in SPLITS:
             raise ValueError(f"split={name!r} is not a split; use one of: {', '.join(SPLITS)}")
-        if not self._splits:
+        if not self.splits:
             raise RuntimeError("call setup() before reading a split or asking for a DataLoader")
-        return self._splits[name]
+        return self.splits[name]
 
     @property
     def train_set(self) -> ArrayDataset:
@@ -129,41 +121,41 @@ class ArrayDataModule(L.LightningDataModule, ABC):
     def test_set(self) -> ArrayDataset:
         return self.split("test")
 
-    def _check_targets(self, targets: np.ndarray) -> np.ndarray:
-        if self.task == "classification":
-            targets = targets.reshape(-1)
-            if len(targets) and (targets.min() < 0 or targets.max() >= self.num_outputs):
-                raise ConfigError(
-                    f"data.num_outputs={self.num_outputs} classes but the labels run from"
-                    f" {targets.min()} to {targets.max()}; set data.num_outputs={targets.max() + 1}"
-                )
-            return targets.astype(np.int64)
-        targets = targets.reshape(len(targets), -1)  # (N,) -> (N, 1): what nn.Linear outputs
-        if targets.shape[1] != self.num_outputs:
-            raise ConfigError(
-                f"data.num_outputs={self.num_outputs} but the targets have"
-                f" {targets.shape[1]} columns"
-            )
-        return targets
+    def _complete_splits(self, arrays: dict[str, Arrays]) -> dict[str, Arrays]:
+        """Draws the splits `load()` did not give from its training samples: test first, so it
+        stays the same whatever `val_fraction` is, then validation."""
+        missing = [name for name in ("test", "val") if name not in arrays]
+        if not missing:
+            return arrays
+        features, targets = arrays["train"]
+        fractions = {"val": self.val_fraction, "test": self.test_fraction}
+        order = np.random.default_rng(self.split_seed).permutation(len(features))
+        start = 0
+        for name in missing:
+            chosen = order[start : start + round(len(features) * fractions[name])]
+            arrays[name] = (features[chosen], targets[chosen])
+            start += len(chosen)
+        if start >= len(features):
+            raise DataError(f"no training samples left out of {len(features)}; lower the fractions")
+        arrays["train"] = (features[order[start:]], targets[order[start:]])
+        return arrays
 
-    def _split(self, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        order = np.random.default_rng(self.split_seed).permutation(num_samples)
-        num_val = round(num_samples * self.val_fraction)
-        num_test = round(num_samples * self.test_fraction)
-        num_train = num_samples - num_val - num_test
-        if num_train < 1:
-            raise ConfigError(f"no training samples left out of {num_samples}; lower the fractions")
-        val_end = num_train + num_val
-        return order[:num_train], order[num_train:val_end], order[val_end:]
-
-    def _feature_transform(self, train_features: np.ndarray) -> Compose:
-        steps: list[Transform] = [ToTensor(torch.float32)]
-        if self.standardize:
-            steps.append(Standardize.fit(train_features))  # training statistics only
-        return Compose(steps)
-
-    def _train_transform(self, train_features: np.ndarray) -> Transform:
-        return self.feature_transform  # no augmentation unless a subclass adds some
+    def _encode_targets(self, targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Classification labels become class indices (kept in `classes`); regression targets
+        become float (N, O) arrays, what nn.Linear outputs."""
+        if self.task != "classification":
+            return {name: y.reshape(len(y), -1).astype(np.float32) for name, y in targets.items()}
+        labels = np.concatenate([y.reshape(-1) for y in targets.values()])
+        if np.issubdtype(labels.dtype, np.integer):  # already indices: classes 0..max
+            self.classes = [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else []
+            return {name: y.reshape(-1).astype(np.int64) for name, y in targets.items()}
+        names = sorted({str(label) for label in labels})
+        self.classes = names
+        index = {name: i for i, name in enumerate(names)}
+        return {
+            name: np.array([index[str(label)] for label in y.reshape(-1)], dtype=np.int64)
+            for name, y in targets.items()
+        }
 
     def train_dataloader(self) -> DataLoader:
         # Trainer(overfit_batches=k) wants the same k batches every epoch: no shuffling then.
@@ -177,13 +169,11 @@ class ArrayDataModule(L.LightningDataModule, ABC):
         return self._loader(self.test_set, shuffle=False)
 
     def split_dataloader(self, split: str) -> DataLoader:
-        """The loader of any split, in dataset order: row i of its output is sample i.
-
-        Every split is read as the model is evaluated on it: training augmentation left out.
-        """
+        """The loader of any split, in dataset order, each sample read as the model is evaluated
+        on it (no training augmentation): row i of the output is sample i."""
         dataset = self.split(split)
         plain = ArrayDataset(
-            dataset.features, dataset.targets, self.feature_transform, self.target_transform
+            dataset.features, dataset.targets, self.eval_transform, self.target_transform
         )
         return self._loader(plain, shuffle=False)
 

@@ -17,9 +17,9 @@ class ArrayDataset(Dataset):
 
     `dataset[i]` reads one sample, as in any `Dataset`. `DataLoader` calls `__getitems__` when it
     exists: here it indexes the arrays once for the whole batch and runs each transform once on
-    it, instead of one Python call per sample followed by stacking. The transforms therefore
-    take a sample or a batch (leading axis); the batch comes out already collated, so loaders
-    over this dataset pass `collate_fn=ArrayDataset.collate` (the project's DataModules do).
+    it, instead of one Python call per sample followed by stacking (the transforms' contract is
+    in transforms.py). The batch comes out already collated, so loaders over this dataset pass
+    `collate_fn=ArrayDataset.collate` (the project's DataModules do).
     """
 
     def __init__(

@@ -4,43 +4,51 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import DataError
+from .datamodule import Arrays
 from .images import ImageDataModule
 
 
 class MNISTDataModule(ImageDataModule):
     """MNIST's own 10,000 test images are the test split; validation comes out of its 60,000.
 
-    Reads `<data_dir>/MNIST/raw/*-ubyte` with torchvision's reader, downloading them first
-    when they are missing and `download` is true.
+    `prepare_data()` downloads `<data_dir>/MNIST/raw/*-ubyte` when they are missing and
+    `download` is true (Lightning runs it in one process per machine); `setup()` reads them
+    with torchvision's reader.
     """
 
     def __init__(self, data_dir: str, download: bool = True, **kwargs) -> None:
-        super().__init__(stored_shape=(1, 28, 28), **kwargs)
+        super().__init__(**kwargs)
         self.data_dir = Path(data_dir)
         self.download = download
-        self.num_official_train = 0
 
-    def load_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+    def prepare_data(self) -> None:
+        if self.download:
+            self._read(download=True)
+
+    def load(self) -> dict[str, Arrays]:
+        return self._read(download=False)
+
+    def _read(self, download: bool) -> dict[str, Arrays]:
         from torchvision.datasets import MNIST
 
+        raw = self.data_dir / "MNIST" / "raw"
         try:
-            parts = [MNIST(self.data_dir, train=t, download=self.download) for t in (True, False)]
+            parts = {
+                split: MNIST(self.data_dir, train=split == "train", download=download)
+                for split in ("train", "test")
+            }
         except (RuntimeError, OSError) as err:  # missing files, no network
-            raise ConfigError(
-                f"MNIST is not in data.data_dir={self.data_dir} and could not be downloaded"
-                f" ({err}); go online once, or put the *-ubyte files in"
-                f" {self.data_dir / 'MNIST' / 'raw'}"
+            raise DataError(
+                f"MNIST is not in {self.data_dir} and could not be downloaded ({err}); go"
+                f" online once, or put the *-ubyte files in {raw}"
             ) from None
-        self.num_official_train = len(parts[0])
-        images = np.concatenate([p.data.numpy() for p in parts])[:, None]  # (N, 1, 28, 28)
-        labels = np.concatenate([p.targets.numpy() for p in parts])
-        return images, labels.astype(np.int64)
-
-    def _split(self, num_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n_train = self.num_official_train
-        order = np.random.default_rng(self.split_seed).permutation(n_train)
-        num_val = round(n_train * self.val_fraction)
-        if n_train - num_val < 1:
-            raise ConfigError(f"no training samples left out of {n_train}; lower val_fraction")
-        return order[num_val:], order[:num_val], np.arange(n_train, num_samples)
+        except (AssertionError, ValueError) as err:  # torchvision's reader checks the headers
+            raise DataError(
+                f"the MNIST files in {raw} are damaged ({type(err).__name__}: {err}); delete them"
+                " and download again (data.download=true)"
+            ) from None
+        return {
+            split: (part.data.numpy()[:, None], part.targets.numpy().astype(np.int64))
+            for split, part in parts.items()
+        }

@@ -1,4 +1,12 @@
-"""Transform classes: each is a callable object, applied to one sample, chained with `Compose`."""
+"""Transform classes: callable objects that turn stored samples into what the model needs.
+
+The contract, for every transform here and in the DataModules: it takes one sample, or a batch
+of samples stacked along a new leading axis, and returns the same kind. `dataset[i]` applies it
+to one sample, as any `Dataset` does; `ArrayDataset.__getitems__` applies it once to a whole
+batch, which is where the speed of the project's loaders comes from. Elementwise and broadcasting
+operations (`ToTensor`, `Standardize`, torchvision's `ToDtype`, `Resize`, `Normalize`) satisfy it
+as they are; a random transform that must draw per sample is wrapped in `PerSample`.
+"""
 
 from collections.abc import Callable, Sequence
 from typing import Any

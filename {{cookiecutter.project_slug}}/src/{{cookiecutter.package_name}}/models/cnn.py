@@ -5,21 +5,19 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError
-
 
 class CNN(nn.Module):
     """[Conv 3x3, ReLU, MaxPool 2] per entry of `channels` -> Linear, ReLU -> Linear.
 
-    `input_shape` is (C, H, W); a feature vector (F,) is read as a 1 x 1 x F image, so the
-    network builds for every dataset (it is meant for images). Pooling halves each side that
-    is at least 2 pixels long, so 8x8 digits and 28x28 MNIST both fit.
+    `input_shape` is one sample's (C, H, W); a feature vector (F,) is read as a 1 x 1 x F image,
+    so the network builds for every dataset (it is meant for images). Pooling halves each side
+    that is at least 2 pixels long, so 8x8 digits and 28x28 MNIST both fit.
     """
 
     def __init__(
         self,
         input_shape: Sequence[int],
-        out_features: int,
+        num_outputs: int,
         channels: Sequence[int] = (16, 32),
         hidden_size: int = 64,
         dropout: float = 0.0,
@@ -30,9 +28,7 @@ class CNN(nn.Module):
         if len(shape) == 1:
             shape = (1, 1, shape[0])
         if len(shape) != 3 or min(shape) < 1:
-            raise ConfigError(
-                f"model.net.input_shape={list(shape)} is not an image shape; give [C, H, W]"
-            )
+            raise ValueError(f"input shape {list(shape)} is not an image shape [C, H, W]")
         self.input_shape = shape
         width, height, side = shape[0], shape[1], shape[2]
         layers: list[nn.Module] = []
@@ -50,7 +46,7 @@ class CNN(nn.Module):
             nn.Linear(width * height * side, hidden_size),
             nn.ReLU(),
             nn.Dropout(dropout),
-            nn.Linear(hidden_size, out_features),
+            nn.Linear(hidden_size, num_outputs),
         )
         # channels_last (NHWC) lets cuDNN use its fastest convolutions, on tensor cores with bf16.
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -58,4 +54,4 @@ class CNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.reshape(len(x), *self.input_shape).contiguous(memory_format=self.memory_format)
-        return self.head(self.features(x))  # (B, C, H, W) -> (B, out_features)
+        return self.head(self.features(x))  # (B, C, H, W) -> (B, num_outputs)

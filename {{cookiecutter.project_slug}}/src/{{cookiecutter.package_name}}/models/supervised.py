@@ -1,6 +1,7 @@
 """The LightningModule: trains a network on (x, y) batches with a loss and optimizer from config."""
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import lightning as L
@@ -8,51 +9,89 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
-from torchmetrics import MaxMetric
+from torchmetrics import MaxMetric, MeanMetric
 
-from .metrics import task_loss, task_metrics
+from ..errors import ConfigError
+from .tasks import task_loss, task_metrics
 
-OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]  # Hydra `_partial_: true`
+NetFactory = Callable[..., nn.Module]  # Hydra `_partial_: true`: called with the data's shapes
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 SchedulerFactory = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
+SPLITS = ("train", "val", "test")
+
+
+def picklable(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Hydra's `_partial_` factories refuse to be pickled, which `ddp_spawn` does to the module;
+    a plain `functools.partial` of the same target (already checked by Hydra) can be."""
+    if isinstance(factory, functools.partial):
+        return functools.partial(factory.func, *factory.args, **(factory.keywords or {}))
+    return factory
 
 
 class SupervisedModule(L.LightningModule):
     """System, not model: the network, loss and optimizer are handed in, this class only trains.
 
-    Logs `{split}/loss` and the task's metrics (`val/mse`, `test/acc`, ...) once per epoch, and
-    for classification the best validation accuracy so far (`val/acc_best`). `loss=None` takes
-    the task's loss (MSE for regression, cross-entropy for classification).
+    The network is built for the data it trains on: `net` is called with one sample's
+    `input_shape` and the `num_outputs` (classes, or target columns) once the DataModule has
+    loaded them, in Lightning's `configure_model` hook, or by `build()` when used by hand. The
+    data's task picks the default loss (`loss=None`: MSE for regression, cross-entropy for
+    classification) and the metrics. Logs `{split}/loss` and the task's metrics (`val/mse`,
+    `test/acc`, ...) once per epoch, and for classification the best validation accuracy so far
+    (`val/acc_best`).
     """
 
     def __init__(
         self,
-        net: nn.Module,
-        loss: nn.Module | None,
+        net: NetFactory,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
-        task: str = "regression",
-        num_outputs: int = 1,
+        loss: nn.Module | None = None,
         monitor: str = "val/loss",
+        compile: bool = False,
     ) -> None:
         super().__init__()
         # Only plain values go into checkpoints' hyperparameters: modules live in the state dict,
         # and pickled factories would stop torch.load(weights_only=True) from reading the file.
-        self.save_hyperparameters(ignore=["net", "loss", "optimizer", "scheduler"], logger=False)
-        self.net = net
-        self.loss = loss if loss is not None else task_loss(task)
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
-        self.monitor = monitor
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss"], logger=False)
+        self.net_factory = picklable(net)
+        self.optimizer_factory = picklable(optimizer)
+        self.scheduler_factory = picklable(scheduler) if scheduler is not None else None
+        self.given_loss = loss
+        self.net: nn.Module | None = None  # built by build()
+
+    def configure_model(self) -> None:
+        """Builds the network for the Trainer's DataModule; Lightning calls it at every stage."""
+        if self.net is None:
+            data = getattr(self.trainer, "datamodule", None)
+            if data is None:
+                raise RuntimeError("call build() first, or give the Trainer a datamodule")
+            self.build(data.task, data.input_shape, data.num_outputs)
+
+    def build(self, task: str, input_shape: Sequence[int], num_outputs: int) -> None:
+        """Creates the network, the loss and the metrics for samples of `input_shape`."""
+        # Saved in checkpoints, so a checkpoint alone says what network it holds.
+        self.hparams.update(task=task, input_shape=list(input_shape), num_outputs=num_outputs)
+        try:
+            self.net = self.net_factory(input_shape=tuple(input_shape), num_outputs=num_outputs)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(
+                f"the network could not be built for samples of shape {list(input_shape)} and"
+                f" {num_outputs} outputs: {err}"
+            ) from None
+        if self.hparams["compile"]:
+            self.net.compile()  # in place: parameter names, hence checkpoints, stay the same
+        self.loss = self.given_loss if self.given_loss is not None else task_loss(task)
         metrics = task_metrics(task, num_outputs)
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
+        # Each split's loss as a sample-weighted mean over the epoch.
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # saved in checkpoints: a resumed run keeps the best
-        # Per split: (sum of batch losses * batch sizes, number of samples) since the epoch began.
-        self._loss_sums: dict[str, tuple[Tensor, int]] = {}
 
     def forward(self, x: Tensor) -> Tensor:
+        assert self.net is not None, "call build() (or fit with a Trainer) first"
         return self.net(x)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
@@ -68,27 +107,20 @@ class SupervisedModule(L.LightningModule):
         x, y = batch
         preds = self(x)
         loss = self.loss(preds, y)
+        # Accumulated on the device and logged once per epoch: a `self.log` call per step costs
+        # about as much as a small model's whole step, and reading a value would sync a GPU.
+        getattr(self, f"{split}_loss").update(loss.detach(), weight=len(y))
         getattr(self, f"{split}_metrics").update(preds.detach(), y)
-        # Sum on the device, log once per epoch: a `self.log` call per step costs about as much
-        # as a small model's whole step, and reading the value every step would sync a GPU.
-        total, count = self._loss_sums.get(split, (0.0, 0))
-        self._loss_sums[split] = (total + loss.detach() * len(y), count + len(y))
         return loss
 
     def _log_epoch(self, split: str) -> dict[str, Tensor]:
-        metrics = getattr(self, f"{split}_metrics")
-        values = metrics.compute()
+        # compute() reduces over every process, so under DDP these are the whole split's values.
+        mean_loss, metrics = getattr(self, f"{split}_loss"), getattr(self, f"{split}_metrics")
+        values = {f"{split}/loss": mean_loss.compute(), **metrics.compute()}
+        mean_loss.reset()
         metrics.reset()
-        total, count = self._loss_sums.pop(split, (None, 0))
-        if count:
-            # Sum over processes before dividing, so that under DDP the loss is the mean over every
-            # sample of the split, exactly what one process computes (the metrics sync themselves).
-            strategy = self.trainer.strategy
-            total = strategy.reduce(total, reduce_op="sum")
-            samples = torch.tensor(float(count), device=total.device)
-            values[f"{split}/loss"] = total / strategy.reduce(samples, reduce_op="sum")
-            self.log(f"{split}/loss", values[f"{split}/loss"], prog_bar=True, sync_dist=True)
-        self.log_dict({k: v for k, v in values.items() if k != f"{split}/loss"}, sync_dist=True)
+        self.log(f"{split}/loss", values.pop(f"{split}/loss"), prog_bar=True, sync_dist=True)
+        self.log_dict(values, sync_dist=True)
         return values
 
     def on_train_epoch_end(self) -> None:
@@ -110,7 +142,7 @@ class SupervisedModule(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor},
+            "lr_scheduler": {"scheduler": scheduler, "monitor": self.hparams["monitor"]},
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

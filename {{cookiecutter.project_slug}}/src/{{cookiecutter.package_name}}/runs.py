@@ -1,16 +1,24 @@
-"""What a run records about itself, so its result can be traced and reproduced."""
+"""What a run leaves in its folder for people and tools: its config, provenance and metrics."""
 
 import json
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
 
-PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy", "rich")
+PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy")
+RUN_INFO = "run_info.json"  # written once training starts: a folder without it never ran
+
+
+def job_config(cfg: DictConfig) -> dict[str, Any]:
+    """The run's config resolved to plain values, without Hydra's own node."""
+    keys = [str(key) for key in cfg if key != "hydra"]
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)  # type: ignore[return-value]
 
 
 def git_state(directory: Path) -> dict[str, Any]:
@@ -39,15 +47,31 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
     return versions
 
 
-@rank_zero_only
-def record_run(output_dir: Path, resolved_config: str) -> None:
+def record_run(output_dir: Path, config: Mapping[str, Any]) -> None:
     """Writes config_resolved.yaml and run_info.json (git, versions, command) into the run."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "config_resolved.yaml").write_text(resolved_config)
+    (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(config))
     info = {
         "command": sys.argv,
         "git": git_state(Path(__file__).resolve().parent),
         "python": platform.python_version(),
         "packages": package_versions(),
     }
-    (output_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    (output_dir / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def save_metrics(metrics: Mapping[str, float], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+
+
+def print_metrics(metrics: Mapping[str, float], title: str = "Final metrics") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in sorted(metrics):
+        table.add_row(name, f"{metrics[name]:.6g}")
+    Console().print(table)

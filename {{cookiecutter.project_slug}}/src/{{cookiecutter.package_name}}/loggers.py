@@ -5,35 +5,21 @@ never pays their import time.
 """
 
 import logging
-import netrc
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
-
-from torch import nn
-
-from .provenance import git_state
 
 log = logging.getLogger(__name__)
 
-WANDB_HOST = "https://api.wandb.ai"
 
+def wandb_mode() -> str:
+    """`WANDB_MODE` when set; else online with an API key or a `wandb login`, offline without."""
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    import wandb
 
-def wandb_mode(env: Mapping[str, str], netrc_file: Path | None = None) -> str:
-    """`WANDB_MODE` when set; else online with an API key or a login, offline without either."""
-    if env.get("WANDB_MODE"):
-        return env["WANDB_MODE"]
-    if env.get("WANDB_API_KEY"):
-        return "online"
-    host = urlparse(env.get("WANDB_BASE_URL") or WANDB_HOST).hostname or ""
-    netrc_file = netrc_file or Path(env.get("NETRC") or Path.home() / ".netrc")
-    try:
-        logged_in = netrc.netrc(netrc_file).authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
-        logged_in = False
-    return "online" if logged_in else "offline"
+    return "online" if wandb.login(prompt=False, verify=False) else "offline"
 
 
 def sweep_group() -> str | None:
@@ -59,7 +45,7 @@ def wandb_logger(
     """A Lightning `WandbLogger` that runs offline, without prompting, when no login exists."""
     from lightning.pytorch.loggers import WandbLogger
 
-    mode = wandb_mode(os.environ)
+    mode = wandb_mode()
     if mode == "offline":
         log.info("W&B: no API key or login found, logging offline (no network needed)")
     return WandbLogger(
@@ -94,19 +80,6 @@ def mlflow_logger(
         tags=dict(tags) if tags else None,
         log_model=log_model,
     )
-
-
-def run_info(model: nn.Module, tags: Iterable[str] = ()) -> dict[str, Any]:
-    """What identifies a run beyond its config: the code version, the tags, the model's size."""
-    params = list(model.parameters())
-    git = git_state(Path(__file__).resolve().parent)
-    return {
-        "git_commit": git["commit"],
-        "git_dirty": git["dirty"],
-        "tags": list(tags),
-        "params_total": sum(p.numel() for p in params),
-        "params_trainable": sum(p.numel() for p in params if p.requires_grad),
-    }
 
 
 def finish(loggers: Iterable[Any]) -> None:

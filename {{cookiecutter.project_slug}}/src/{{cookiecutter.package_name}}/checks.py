@@ -1,0 +1,234 @@
+"""The checks a composed config gets before a task builds anything: one bad value costs a second.
+
+Hydra has already checked keys and types against the schemas (config.py). What is left needs
+Python: values in range, the `_target_`s' own arguments, the machine's hardware, the monitored
+metric of the data's task, and the checkpoint to start from.
+"""
+
+import difflib
+import inspect
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf
+
+from .errors import ConfigError
+from .models.tasks import metric_names
+
+
+def check_before_start(cfg: DictConfig, checkpoint_required: bool = False) -> str | None:
+    """Every check of `cfg`; returns the checkpoint to start from (`ckpt_path`), as a file."""
+    check_config(cfg)
+    check_hardware(cfg.trainer)
+    return find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, required=checkpoint_required)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """What the config alone decides, on any machine: values, arguments, monitored metrics."""
+    check_no_missing_values(cfg)
+    check_values(cfg)
+    for key, node in target_nodes(cfg):
+        check_arguments(key, node)
+    task = data_task(cfg.data)
+    check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
+    if cfg.get("optimized_metric"):
+        check_monitored_metric("optimized_metric", cfg.optimized_metric, task)
+
+
+def job_keys(cfg: DictConfig) -> list[str]:
+    """The top-level keys of the job's own config (Hydra's node left out, when present)."""
+    return [str(key) for key in cfg if key != "hydra"]
+
+
+def check_no_missing_values(cfg: DictConfig, prefix: str = "") -> None:
+    keys = job_keys(cfg) if not prefix else [str(key) for key in cfg]
+    for key in keys:
+        if OmegaConf.is_missing(cfg, key):
+            raise ConfigError(
+                f"{prefix}{key} has no value (??? in the config); set {prefix}{key}=..."
+            )
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig) and not node._is_interpolation() and not node._is_none():
+            check_no_missing_values(node, f"{prefix}{key}.")
+
+
+def _number(cfg: DictConfig, key: str) -> Any:
+    return OmegaConf.select(cfg, key, default=None)
+
+
+def check_values(cfg: DictConfig) -> None:
+    """Values of the right type that still cannot work."""
+    lr = _number(cfg, "model.optimizer.lr")
+    if isinstance(lr, int | float) and not (math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"model.optimizer.lr={lr} must be a positive number, e.g. 0.01")
+    for key, low in (("data.batch_size", 1), ("data.num_workers", 0), ("trainer.max_epochs", -1)):
+        value = _number(cfg, key)
+        if isinstance(value, int) and value < low:
+            raise ConfigError(f"{key}={value} must be at least {low}")
+    fractions = [(key, _number(cfg, key)) for key in ("data.val_fraction", "data.test_fraction")]
+    given = [(key, value) for key, value in fractions if isinstance(value, int | float)]
+    if any(not 0 <= value < 1 for _, value in given) or sum(v for _, v in given) >= 1:
+        shown = " and ".join(f"{key}={value}" for key, value in given)
+        raise ConfigError(f"{shown} must be in [0, 1) and leave samples for training")
+    if cfg.monitor.mode not in ("min", "max"):
+        raise ConfigError(f"monitor.mode={cfg.monitor.mode} must be min or max")
+
+
+def target_nodes(cfg: DictConfig, prefix: str = "") -> Iterator[tuple[str, DictConfig]]:
+    """(key, node) of every config node with a `_target_`, depth first."""
+    for key in job_keys(cfg) if not prefix else [str(key) for key in cfg]:
+        node = cfg._get_node(key)
+        if not isinstance(node, DictConfig) or node._is_none() or node._is_interpolation():
+            continue
+        if "_target_" in node:
+            yield f"{prefix}{key}", node
+        yield from target_nodes(node, f"{prefix}{key}.")
+
+
+def accepted_arguments(target: Any) -> set[str] | None:
+    """The keyword arguments `target` takes (following `**kwargs` up a class's bases); None
+    when it takes any."""
+    functions = [target]
+    if isinstance(target, type):
+        functions = [c.__dict__["__init__"] for c in target.__mro__ if "__init__" in c.__dict__]
+    names: set[str] = set()
+    for function in functions:
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):  # a builtin without a signature
+            return None
+        names |= {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return names - {"self"}
+    return None
+
+
+def check_arguments(key: str, node: DictConfig) -> None:
+    """Each key of a `_target_` node is an argument of the target: no leftovers, no typos."""
+    target_name = node._target_
+    try:
+        target = get_object(target_name)
+    except Exception as err:  # ImportError, AttributeError, or Hydra's wrapper of them
+        raise ConfigError(
+            f"{key}._target_={target_name} cannot be imported ({err.__class__.__name__});"
+            " check the module path and the class name"
+        ) from None
+    accepted = accepted_arguments(target)
+    if accepted is None:
+        return
+    for name in map(str, node):
+        if name.startswith("_") or name in accepted:
+            continue
+        guess = difflib.get_close_matches(name, sorted(accepted), n=1)
+        hint = f"did you mean {key}.{guess[0]}? " if guess else ""
+        raise ConfigError(
+            f"{key}.{name} is not an argument of {target_name}; {hint}its arguments are"
+            f" {', '.join(sorted(accepted))}"
+        )
+
+
+def data_task(data: DictConfig) -> str:
+    """The data's task: its `task` setting, else the DataModule class's own."""
+    task = data.get("task") or getattr(get_object(data._target_), "task", None)
+    if task not in ("regression", "classification"):
+        raise ConfigError(f"data.task={task} is not regression or classification")
+    return str(task)
+
+
+def check_monitored_metric(key: str, metric: str, task: str) -> None:
+    """`metric` must be logged during fitting by a run on this task (train/ or val/)."""
+    names = metric_names(task)
+    known = [f"val/{name}" for name in names] + [f"train/{n}" for n in names if n != "acc_best"]
+    if metric.startswith("test/"):
+        raise ConfigError(
+            f"{key}={metric}: test metrics exist only after training, and a run must not be"
+            f" chosen by its test score; use val/{metric.removeprefix('test/')}"
+        )
+    if metric not in known:
+        guess = difflib.get_close_matches(metric, known, n=1, cutoff=0.7)
+        hint = f"did you mean {guess[0]}? " if guess else ""
+        raise ConfigError(
+            f"{key}={metric} is not logged by {task} runs; {hint}choose one of: {', '.join(known)}"
+        )
+
+
+def check_hardware(trainer: DictConfig) -> None:
+    """The trainer's accelerator, device count and precision against this machine."""
+    accelerator, devices, precision = trainer.accelerator, trainer.devices, trainer.precision
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            "trainer.accelerator=gpu needs a CUDA GPU, but none is visible"
+            " (torch.cuda.is_available() is False); use trainer=cpu, or check the NVIDIA"
+            " driver and CUDA_VISIBLE_DEVICES"
+        )
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(
+            "trainer.accelerator=mps needs Apple-silicon MPS, which this machine lacks;"
+            " use trainer=cpu"
+        )
+    if accelerator == "cpu" and str(precision) in ("16", "16-mixed", "16-true"):
+        raise ConfigError(
+            f"trainer.precision={precision} needs a GPU; on the CPU use"
+            " trainer.precision=bf16-mixed or 32-true"
+        )
+    check_devices(accelerator, devices)
+
+
+def check_devices(accelerator: str, devices: Any) -> None:
+    """More devices than the machine has is an error here, not a hang in process-group setup."""
+    if isinstance(devices, int) and devices > 0:
+        wanted = devices
+    elif OmegaConf.is_list(devices) or isinstance(devices, list | tuple):
+        wanted = len(devices)
+    else:
+        return  # "auto", -1 or a string: Lightning picks what exists
+    if accelerator in ("gpu", "cuda"):
+        available, what = torch.cuda.device_count(), "CUDA GPUs"
+    elif accelerator == "cpu":
+        available, what = os.cpu_count() or 1, "CPU cores"
+    else:
+        return
+    if wanted > available:
+        raise ConfigError(
+            f"trainer.devices={devices} asks for {wanted} devices but this machine has"
+            f" {available} {what}; use trainer.devices={available} or fewer"
+        )
+
+
+def find_checkpoint(
+    ckpt_path: str | None, log_dir: str | os.PathLike[str], required: bool = False
+) -> str | None:
+    """`ckpt_path` as a readable file: `last` is the newest run's checkpoints/last.ckpt."""
+    if ckpt_path is None:
+        if required:
+            raise ConfigError(
+                "this command needs a checkpoint: add ckpt_path=path/to/file.ckpt"
+                " or ckpt_path=last (the newest run's last.ckpt)"
+            )
+        return None
+    if ckpt_path == "last":
+        candidates = sorted(Path(log_dir).glob("runs/*/checkpoints/last.ckpt"))
+        if not candidates:
+            raise ConfigError(
+                f"ckpt_path=last found no runs/*/checkpoints/last.ckpt under {log_dir};"
+                " train first, or give the file: ckpt_path=path/to/file.ckpt"
+            )
+        ckpt_path = str(candidates[-1].resolve())  # run folders are named by start time
+    if not Path(ckpt_path).is_file():
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} is not a file; give an existing .ckpt"
+            " (e.g. logs/runs/<run>/checkpoints/last.ckpt) or ckpt_path=last"
+        )
+    try:  # memory-mapped: reads the index, not the weights
+        torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:
+        raise ConfigError(
+            f"ckpt_path={ckpt_path} is not a readable checkpoint ({str(err).splitlines()[0]});"
+            " give a .ckpt file saved by a run"
+        ) from None
+    return ckpt_path

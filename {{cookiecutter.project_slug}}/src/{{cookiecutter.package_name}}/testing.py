@@ -1,0 +1,36 @@
+"""`eval.py`: test a trained checkpoint on the test split and report its metrics."""
+
+import logging
+from pathlib import Path
+
+import lightning as L
+from omegaconf import DictConfig
+
+from .callbacks import RunRecord
+from .checks import check_before_start
+from .config import instantiate
+from .runs import print_metrics, save_metrics
+from .training import instantiate_group, scalars
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Tests the checkpoint `cfg.ckpt_path` on the test split; returns and saves its metrics."""
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = check_before_start(cfg, checkpoint_required=True)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    model: L.LightningModule = instantiate(cfg.model)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=[RunRecord(cfg, output_dir)],
+        logger=instantiate_group(cfg.get("logger")) or False,
+    )
+    log.info("Testing %s", ckpt_path)
+    trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = scalars(trainer.callback_metrics)
+    if trainer.is_global_zero:
+        save_metrics(metrics, output_dir / "metrics.json")
+        print_metrics(metrics, title="Test metrics")
+    return metrics

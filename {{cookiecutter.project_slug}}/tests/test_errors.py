@@ -1,0 +1,162 @@
+"""Bad input gets one `Error: ...` line, exit status 1, and leaves no run folder behind.
+
+The catalogue runs through the real entry point (`train_main`, what `python train.py` calls),
+each case in turn inside one process, so the whole walk costs one start-up.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.checks import check_devices
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.training import train
+
+from .conftest import compose_config
+
+# (command-line arguments, a part of the one line it must print). {tmp} is the test's folder.
+CATALOGUE: list[tuple[list[str], str]] = [
+    # caught by Hydra while it composes, against the schemas
+    (["trainer.max_epoch=3"], "trainer.max_epoch is not a known key; did you mean one of:"),
+    (["model.optimizer.lrr=0.1"], "model.optimizer.lrr is not a known key; did you mean: 'lr'?"),
+    (["seeed=1"], "seeed is not a known key; did you mean: 'seed'?"),
+    (["data.batch_size=abc"], "data.batch_size: Value 'abc' of type 'str' could not be converted"),
+    (["trainer.max_epochs=1.5"], "trainer.max_epochs: Value '1.5' of type 'float' could not"),
+    (["model=mlpp"], "model=mlpp is not an option; use one of: cnn, linear, mlp"),
+    (["trainer=tpu_pod"], "trainer=tpu_pod is not an option; use one of: cpu,"),
+    (["model==mlp"], "cannot read the override 'model==mlp'"),
+    (["seed=[1"], "cannot read the override 'seed=[1'"),
+    (["seed=${nowhere}"], "seed: Interpolation key 'nowhere' not found"),
+    (["data.num_workers=???"], "data.num_workers has no value"),
+    # caught by the checks at the start of the task
+    (["data.batch_size=0"], "data.batch_size=0 must be at least 1"),
+    (["model.optimizer.lr=-0.1"], "model.optimizer.lr=-0.1 must be a positive number"),
+    (["model.optimizer.lr=nan"], "model.optimizer.lr=nan must be a positive number"),
+    (["model.optimizer.lr=inf"], "model.optimizer.lr=inf must be a positive number"),
+    (["data.val_fraction=0.6", "data.test_fraction=0.5"], "leave samples for training"),
+    (["monitor.mode=biggest"], "monitor.mode=biggest must be min or max"),
+    (["monitor.metric=val/accuracy"], "is not logged by regression runs; choose one of: val/loss"),
+    (["monitor.metric=test/loss"], "test metrics exist only after training"),
+    (["+data.batch_szie=3"], "data.batch_szie is not an argument of"),
+    (["model.net._target_=torch.nn.Nope"], "model.net._target_=torch.nn.Nope cannot be imported"),
+    (["trainer=gpu"], "trainer.accelerator=gpu needs a CUDA GPU"),
+    (["--config-name", "train", "trainer=gpu"], "trainer.accelerator=gpu needs a CUDA GPU"),
+    (["trainer.accelerator=cpu", "trainer.devices=9999"], "asks for 9999 devices"),
+    (["trainer=cpu", "trainer.precision=16-mixed"], "needs a GPU; on the CPU use"),
+    (["ckpt_path=missing.ckpt"], "ckpt_path=missing.ckpt is not a file"),
+    (["ckpt_path={tmp}/corrupt.ckpt"], "is not a readable checkpoint"),
+    (["ckpt_path=last", "paths.log_dir={tmp}/empty"], "ckpt_path=last found no runs"),
+    (["hydra.run.dir={tmp}/a_file/run"], "cannot write"),
+    # raised while the run is built, before its first training step
+    (["trainer.strategy=warp_drive"], "trainer: ValueError: You selected an invalid strategy"),
+    (["model=mlp", "model.net.activation=Relu"], "activation 'Relu' is not a torch.nn activation"),
+    (["data=csv", "data.path=missing.csv"], "data.path=missing.csv does not exist"),
+    (["data=csv", "data.path={tmp}/words.csv", "data.target_column=y"], "column 'x' holds 'seven'"),
+    (["data=csv", "data.path={tmp}/words.csv", "data.target_column=z"], "has no column 'z'"),
+    (["data=mnist", "data.download=false", "data.data_dir={tmp}/empty"], "MNIST is not in"),
+    (["data=mnist", "data.download=false", "data.data_dir={tmp}/mnist"], "MNIST files in"),
+    (["ckpt_path={tmp}/linear.ckpt", "model=mlp"], "weights do not fit the configured model"),
+]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with the files the catalogue refers to: a checkpoint, broken files."""
+    tmp = tmp_path_factory.mktemp("catalogue")
+    run_dir = tmp / "trained"
+    train(
+        compose_config(run_dir, "trainer.max_epochs=1", "logger=none", "callbacks=model_checkpoint")
+    )
+    (run_dir / "checkpoints" / "last.ckpt").rename(tmp / "linear.ckpt")
+    (tmp / "corrupt.ckpt").write_bytes(b"not a checkpoint")
+    (tmp / "a_file").write_text("")
+    (tmp / "empty").mkdir()
+    (tmp / "words.csv").write_text("x,y\n1,2\nseven,3\n")
+    raw = tmp / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
+        kind = "idx3" if "images" in name else "idx1"
+        (raw / f"{name}-{kind}-ubyte").write_bytes(np.arange(64, dtype=np.uint8).tobytes())
+    return tmp
+
+
+DRIVER = """
+import contextlib, io, json, sys
+from pathlib import Path
+from {{ cookiecutter.package_name }}.cli import train_main
+
+results = []
+for args in json.loads(sys.argv[1]):
+    sys.argv = ["train.py", *args]
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            train_main()
+        code = 0
+    except SystemExit as exit:
+        code = exit.code
+    runs = [str(p) for p in Path("logs").glob("*runs/*")]
+    results.append({"args": args, "code": code, "stderr": stderr.getvalue(), "runs": runs})
+print(json.dumps(results))
+"""
+
+
+@pytest.mark.slow
+def test_every_bad_input_gets_one_line_and_leaves_no_run_folder(workdir: Path) -> None:
+    assert len(CATALOGUE) >= 25
+    cases = [[arg.replace("{tmp}", str(workdir)) for arg in args] for args, _ in CATALOGUE]
+    driver = subprocess.run(
+        [sys.executable, "-c", DRIVER, json.dumps(cases)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert driver.returncode == 0, driver.stderr[-3000:]
+    results = json.loads(driver.stdout.splitlines()[-1])
+    wrong = []
+    for (args, expected), result in zip(CATALOGUE, results, strict=True):
+        lines = [line for line in result["stderr"].splitlines() if line.startswith("Error: ")]
+        ok = result["code"] == 1 and len(lines) == 1 and expected in lines[0]
+        ok = ok and "Traceback" not in result["stderr"] and not result["runs"]
+        if not ok:
+            wrong.append(
+                f"{args}: exit {result['code']}, runs {result['runs']}\n{result['stderr']}"
+            )
+    assert not wrong, "\n\n".join(wrong)
+
+
+@pytest.mark.slow
+def test_the_config_is_composed_once_per_run(tmp_path: Path) -> None:
+    counter = """
+import sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from {{ cookiecutter.package_name }}.cli import train_main
+
+calls = []
+load = ConfigLoaderImpl._load_configuration_impl
+ConfigLoaderImpl._load_configuration_impl = lambda *a, **k: calls.append(1) or load(*a, **k)
+sys.argv = ["train.py", "trainer.max_epochs=1", "logger=none"]
+train_main()
+print("compositions:", len(calls))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", counter], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "compositions: 1"
+
+
+def test_more_devices_than_exist() -> None:
+    with pytest.raises(ConfigError, match="use trainer.devices="):
+        check_devices("cpu", 10_000)
+    many = list(range((os.cpu_count() or 1) + 1))
+    with pytest.raises(ConfigError, match=f"asks for {len(many)} devices"):
+        check_devices("cpu", many)
+    check_devices("cpu", 1)
+    check_devices("cpu", "auto")
