@@ -68,7 +68,11 @@ def test_the_recipes_hold_code_and_config_without_shapes(extended: tuple[Path, V
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "pair",
-    [("model=two_layer", "data=npz"), ("model=two_layer", "data=digits"), ("model=cnn", "data=npz")],
+    [
+        ("model=two_layer", "data=npz"),
+        ("model=two_layer", "data=digits"),
+        ("model=cnn", "data=npz"),
+    ],
 )
 def test_any_model_trains_on_any_data(extended: tuple[Path, Venv], pair: tuple[str, str]) -> None:
     project, venv = extended
