@@ -1,6 +1,9 @@
 """export.py: the model with its preprocessing as ONNX or torch.export, checked before it counts."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +18,7 @@ from {{ cookiecutter.package_name }}.errors import ConfigError, ExportError
 from {{ cookiecutter.package_name }}.export import METADATA, export, trace
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import compose_config
+from .conftest import compose_config, error_line
 
 DIGITS = ("data=digits", "model=cnn", "model.net.channels=[4]", "data.image_size=[12,12]")
 
@@ -113,3 +116,53 @@ def test_a_model_that_does_not_trace_is_one_line() -> None:
 def test_an_unknown_format_is_refused(digits_checkpoint, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="format=tflite is not a format; use one of: onnx"):
         exported(tmp_path, digits_checkpoint, "format=tflite")
+
+
+BRANCHING = """
+import math
+
+from torch import nn
+
+
+class Branching(nn.Module):
+    def __init__(self, input_shape, num_outputs):
+        super().__init__()
+        self.linear = nn.Linear(math.prod(input_shape), num_outputs)
+
+    def forward(self, x):
+        y = self.linear(x.flatten(1))
+        return y if y.sum() > 0 else -y
+"""
+
+UNTRACEABLE = """
+import sys
+import branching  # a network of the user's, as the README's model recipe adds one
+import {{ cookiecutter.package_name }}.models as models
+from {{ cookiecutter.package_name }}.cli import export_main, train_main
+
+branching.Branching.__module__ = models.__name__  # where the recipe puts it: models/
+models.Branching = branching.Branching
+net = "model.net._target_={{ cookiecutter.package_name }}.models.Branching"
+sys.argv = ["train.py", net, "trainer.max_epochs=1", "logger=none"]
+train_main()
+sys.argv = ["export.py", "ckpt_path=last"]
+export_main()
+"""
+
+
+@pytest.mark.slow
+def test_exporting_a_model_that_does_not_trace_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "branching.py").write_text(BRANCHING)
+    result = subprocess.run(
+        [sys.executable, "-c", UNTRACEABLE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ | {"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])},
+    )
+    line = error_line(result)
+    assert line.startswith("Error: the model does not trace: Could not guard on data-dependent")
+    assert "(at branching.py:14 in forward: return y if y.sum() > 0 else -y)" in line
+    [run] = (tmp_path / "logs" / "runs").iterdir()  # the training run; the export left nothing
+    assert (run / "checkpoints" / "last.ckpt").is_file()

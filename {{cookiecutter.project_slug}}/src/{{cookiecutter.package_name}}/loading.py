@@ -86,9 +86,9 @@ def apply_settings(cfg: DictConfig, settings: Mapping[str, Any], overrides: list
             if given != trained:
                 raise ConfigError(
                     f"{override.input_line}: the checkpoint holds a model trained with"
-                    f" {group}.{key}={trained}, and takes its data and model settings from"
-                    f" there; drop {override.input_line} (set single keys instead, such as"
-                    f" {group}.batch_size=...)"
+                    f" {group}.{key}={trained}, and its data and model settings come from"
+                    f" there; drop {override.input_line} (single keys such as data.path=..."
+                    " still apply)"
                 )
     # Hydra has composed them into `cfg` already, typed and resolved: take them from there.
     keys = [o.key_or_group for o in parsed if o.key_or_group.partition(".")[0] in TRAINED_GROUPS]
