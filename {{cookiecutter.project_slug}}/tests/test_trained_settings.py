@@ -6,11 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import open_dict
 
 from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.data import DigitsDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError
 from {{ cookiecutter.package_name }}.loading import apply_settings, from_checkpoint, read_checkpoint
+from {{ cookiecutter.package_name }}.prediction import predict
 from {{ cookiecutter.package_name }}.runs import RUN_CONFIG
 from {{ cookiecutter.package_name }}.testing import evaluate
 from {{ cookiecutter.package_name }}.training import train
@@ -66,7 +68,7 @@ def test_command_line_keys_apply_on_top_and_group_choices_must_agree(
 def test_an_older_checkpoint_finds_its_settings_in_its_run_folder(digits_run, tmp_path) -> None:
     run_dir, _ = digits_run
     checkpoint = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    del checkpoint[RUN_CONFIG]
+    del checkpoint[RUN_CONFIG], checkpoint["DigitsDataModule"]  # what older versions lacked
     copy = tmp_path / "run" / "checkpoints" / "old.ckpt"
     copy.parent.mkdir(parents=True)
     torch.save(checkpoint, copy)
@@ -75,6 +77,13 @@ def test_an_older_checkpoint_finds_its_settings_in_its_run_folder(digits_run, tm
     )
     cfg, _, _ = from_checkpoint(compose_config(tmp_path, f"ckpt_path={copy}"))
     assert cfg.data._target_.endswith("DigitsDataModule") and cfg.model.net.channels == [4]
+    # Its splits are still predicted (statistics from the data, as then); new inputs are not.
+    predict_cfg = compose_config(tmp_path / "p", f"ckpt_path={copy}", config_name="predict")
+    assert len(predict(predict_cfg).read_text().splitlines()) == 1 + round(1797 * 0.2)
+    with open_dict(predict_cfg):
+        predict_cfg.input = str(tmp_path)
+    with pytest.raises(ConfigError, match="holds no state of DigitsDataModule"):
+        predict(predict_cfg)
 
 
 def test_the_data_state_replaces_what_the_data_would_compute(digits_run, tmp_path) -> None:

@@ -26,7 +26,7 @@ from .checks import check_before_start
 from .config import instantiate
 from .data.datamodule import ArrayDataModule
 from .errors import ConfigError, ExportError
-from .loading import from_checkpoint, trained_data_state, trained_shapes
+from .loading import from_checkpoint, require_data_state, trained_shapes
 from .models import SupervisedModule
 from .runs import job_config, record_run
 
@@ -56,7 +56,7 @@ def export(cfg: DictConfig) -> Path:
     cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
     check_before_start(cfg, checkpoint_required=True)
     datamodule: ArrayDataModule = instantiate(cfg.data)
-    datamodule.load_state_dict(trained_data_state(checkpoint, datamodule, ckpt_path))
+    datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
     module: SupervisedModule = instantiate(cfg.model)
     module.build(*trained_shapes(checkpoint, ckpt_path))
     module.load_state_dict(checkpoint["state_dict"])

@@ -25,8 +25,8 @@ from .runs import RUN_CONFIG
 log = logging.getLogger(__name__)
 
 TRAINED_GROUPS = ("data", "model")  # what eval, predict and export take from the checkpoint
-# The network, hence the checkpoint's weights, is decided by these.
-IDENTITY = {"data": ("_target_",), "model": ("_target_", "net._target_")}
+# The keys that decide which data and network a checkpoint's weights belong to.
+DECIDING_KEYS = {"data": ("_target_",), "model": ("_target_", "net._target_")}
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def apply_settings(cfg: DictConfig, settings: Mapping[str, Any], overrides: list
         group = override.key_or_group
         if group not in TRAINED_GROUPS:
             continue
-        for key in IDENTITY[group]:
+        for key in DECIDING_KEYS[group]:
             given = OmegaConf.select(cfg[group], key, default=None)
             trained = OmegaConf.select(OmegaConf.create(settings[group]), key, default=None)
             if given != trained:
@@ -110,12 +110,17 @@ def trained_shapes(checkpoint: Mapping[str, Any], ckpt_path: str) -> tuple[str, 
     return str(hparams["task"]), list(hparams["input_shape"]), int(hparams["num_outputs"])
 
 
-def trained_data_state(checkpoint: Mapping[str, Any], datamodule: Any, ckpt_path: str) -> Any:
-    """The DataModule's `state_dict()` as the checkpoint saved it."""
-    state = checkpoint.get(type(datamodule).__qualname__)
-    if not state:
+def trained_data_state(checkpoint: Mapping[str, Any], datamodule: Any) -> Any:
+    """The DataModule's `state_dict()` as the checkpoint saved it (None when it saved none)."""
+    return checkpoint.get(type(datamodule).__qualname__) or None
+
+
+def require_data_state(checkpoint: Mapping[str, Any], datamodule: Any, ckpt_path: str) -> Any:
+    """`trained_data_state`, which new inputs and exports cannot do without."""
+    if (state := trained_data_state(checkpoint, datamodule)) is None:
         raise ConfigError(
             f"ckpt_path={ckpt_path} holds no state of {type(datamodule).__qualname__} (what the"
-            " data learnt from the training split); give a checkpoint saved by train.py"
+            " data learnt from the training split, saved by this version of train.py); train"
+            " again, or predict a split instead (split=test)"
         )
     return state

@@ -23,7 +23,7 @@ from .checks import check_before_start
 from .config import instantiate
 from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
-from .loading import from_checkpoint, trained_data_state, trained_shapes
+from .loading import from_checkpoint, require_data_state, trained_data_state, trained_shapes
 from .models import SupervisedModule
 
 log = logging.getLogger(__name__)
@@ -48,13 +48,14 @@ def predict(cfg: DictConfig) -> Path:
     if trainer.world_size > 1:  # each process would predict only its own shard
         raise ConfigError("predict.py runs in one process: use trainer=cpu or trainer=gpu")
     if cfg.get("input"):
-        datamodule.load_state_dict(trained_data_state(checkpoint, datamodule, ckpt_path))
+        datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
         ids, features = datamodule.read_inputs(Path(cfg.input))
         loader = datamodule.inputs_dataloader(features)
         path = output_dir / "predictions.csv"
     else:
         datamodule.setup("predict")
-        datamodule.load_state_dict(trained_data_state(checkpoint, datamodule, ckpt_path))
+        if state := trained_data_state(checkpoint, datamodule):
+            datamodule.load_state_dict(state)  # the training split's statistics, as eval.py
         loader = datamodule.split_dataloader(cfg.split)
         path = output_dir / f"predictions_{cfg.split}.csv"
     batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
