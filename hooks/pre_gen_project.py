@@ -37,11 +37,16 @@ IMPORTED = frozenset(
         "pandas",
         "matplotlib",
         "PIL",
+        "onnx",
+        "onnxruntime",
+        "onnxscript",
     }
 )
 # Folders and root scripts of the generated project: `python train.py` puts the project root on
 # sys.path, where these names resolve before an installed package of the same name.
-LAYOUT = frozenset({"src", "conf", "scripts", "tests", "test", "train", "eval", "predict"})
+LAYOUT = frozenset(
+    {"src", "conf", "scripts", "tests", "test", "train", "eval", "predict", "export"}
+)
 
 # Distributions the project installs: a project of the same name (after PEP 503 normalisation)
 # would be taken for that dependency by pip, which then refuses or replaces one of them.
@@ -59,6 +64,10 @@ DEPENDENCIES = frozenset(
         "python-dotenv",
         "pandas",
         "matplotlib",
+        "pillow",
+        "onnx",
+        "onnxscript",
+        "onnxruntime",
         "wandb",
         "tensorboard",
         "mlflow",

@@ -18,6 +18,7 @@ BAD_NAMES = [
     ("package_name", "My-Pkg"),  # not an identifier, not lowercase
     ("package_name", "test"),  # clashes with the layout
     ("package_name", "train"),  # clashes with train.py
+    ("package_name", "export"),  # clashes with export.py
     ("project_slug", "-bad-"),  # not a distribution name
     ("project_slug", "has space"),  # not a distribution name, nor a sane folder
     ("project_slug", "Lightning"),  # a dependency's distribution name

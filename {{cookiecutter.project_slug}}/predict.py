@@ -1,4 +1,4 @@
-"""Write predictions for a split: python predict.py ckpt_path=last split=test"""
+"""Predict new inputs or a split: python predict.py ckpt_path=last input=new.csv"""
 
 from {{ cookiecutter.package_name }}.cli import predict_main
 

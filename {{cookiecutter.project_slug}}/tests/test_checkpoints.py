@@ -84,12 +84,22 @@ def test_predict_writes_one_row_per_sample_of_the_split(trained, tmp_path: Path)
     assert sum(errors) / len(errors) == pytest.approx(metrics["test/mse"], rel=1e-4)
 
 
-def test_eval_with_another_model_says_the_weights_do_not_fit(trained, tmp_path: Path) -> None:
-    run_dir, _ = trained
+def test_eval_takes_the_model_and_data_from_the_checkpoint(trained, tmp_path: Path) -> None:
+    run_dir, metrics = trained
     [best] = (run_dir / "checkpoints").glob("best-*.ckpt")
-    cfg = compose_config(tmp_path, *QUICK, f"ckpt_path={best}", "model=mlp")
+    # Composed for another model and data: the checkpoint's own settings replace them.
+    cfg = compose_config(tmp_path, *QUICK, f"ckpt_path={best}", "model=mlp", "data=digits")
+    evaluated = evaluate(cfg)
+    assert evaluated["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-6)
+    assert "Linear" in (tmp_path / "config_resolved.yaml").read_text()
+
+
+def test_resuming_with_another_model_says_the_weights_do_not_fit(trained, tmp_path) -> None:
+    run_dir, _ = trained
+    last = run_dir / "checkpoints" / "last.ckpt"
+    cfg = compose_config(tmp_path, *QUICK, f"ckpt_path={last}", "model=mlp", "trainer.max_epochs=5")
     with pytest.raises(RuntimeError, match="Error.s. in loading state_dict") as raised:
-        evaluate(cfg)  # the checkpoint holds the linear model's weights
+        train(cfg)  # the checkpoint holds the linear model's weights
     assert "do not fit the configured model" in str(describe(raised.value))
 
 

@@ -1,9 +1,10 @@
 """The README stays true to the code.
 
 Its Configuration table lists exactly the groups and options in conf/, every `train.py`,
-`eval.py` and `predict.py` command in it composes and passes the config checks (in-process, no
-training), and the errors it shows are the ones the command line prints. An error that lists the
-options of a group matches when the options it shows still exist: adding an option keeps it true.
+`eval.py`, `predict.py` and `export.py` command in it composes and passes the config checks
+(in-process, no training), and the errors it shows are the ones the command line prints. An
+error that lists the options of a group matches when the options it shows still exist: adding
+an option keeps it true.
 
 Words holding a placeholder (`<run>`, `...`) are left out of a command and the rest must still
 compose. Commands under "Adding your own" are skipped: they name options the recipes create.
@@ -27,7 +28,7 @@ from {{ cookiecutter.package_name }}.errors import describe
 from .conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
-SCRIPTS = {"train.py": "train", "eval.py": "eval", "predict.py": "predict"}
+SCRIPTS = {"train.py": "train", "eval.py": "eval", "predict.py": "predict", "export.py": "export"}
 FLAGS_WITH_A_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--info", "-i")
 FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
 ROW = re.compile(r"^\| `(?P<group>\w+)` \| (?:`(?P<option>[\w-]+)`|yours) \|", re.MULTILINE)
@@ -108,7 +109,7 @@ ERRORS = {line: (parsed, error) for line, (parsed, error) in COMMANDS.items() if
 def test_the_readme_commands_are_found() -> None:
     assert len(COMMANDS) >= 40
     assert len(ERRORS) >= 5
-    assert any(config == "predict" for (config, _), _ in COMMANDS.values())
+    assert {"predict", "export"} <= {config for (config, _), _ in COMMANDS.values()}
 
 
 def expand_sweeps(overrides: list[str]) -> tuple[list[list[str]], list[str]]:

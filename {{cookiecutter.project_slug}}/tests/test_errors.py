@@ -1,7 +1,8 @@
 """Bad input gets one `Error: ...` line, exit status 1, and leaves no run folder behind.
 
-The catalogue runs through the real entry point (`train_main`, what `python train.py` calls),
-each case in turn inside one process, so the whole walk costs one start-up.
+The catalogue runs through the real entry points (`train_main`, what `python train.py` calls,
+or the one a case names first: eval.py, predict.py, export.py), each case in turn inside one
+process, so the whole walk costs one start-up.
 """
 
 import json
@@ -18,6 +19,7 @@ from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import compose_config
+from .image_files import write_image_folder
 
 # (command-line arguments, a part of the one line it must print). {tmp} is the test's folder.
 CATALOGUE: list[tuple[list[str], str]] = [
@@ -61,6 +63,18 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["data=mnist", "data.download=false", "data.data_dir={tmp}/empty"], "MNIST is not in"),
     (["data=mnist", "data.download=false", "data.data_dir={tmp}/mnist"], "MNIST files in"),
     (["ckpt_path={tmp}/linear.ckpt", "model=mlp"], "weights do not fit the configured model"),
+    (["data.num_folds=5", "data.fold=5"], "num_folds must be at least 2 and the fold one of"),
+    (["data=images", "data.path={tmp}/empty"], "holds no images in class folders"),
+    (["data=images", "data.path={tmp}/one_class"], "has one class folder, 'cat'"),
+    (["data=images", "data.path={tmp}/broken"], "1 of 7 files cannot be read as images: red/bad"),
+    (["data=digits", "model=resnet18", "model.net.weights=DEFAULT"], "could not be fetched"),
+    # eval.py, predict.py and export.py, on checkpoints
+    (["eval.py", "ckpt_path={tmp}/linear.ckpt", "model=mlp"], "model=mlp: the checkpoint holds"),
+    (["predict.py", "ckpt_path={tmp}/table.ckpt", "input={tmp}/x.csv"], "x.csv lacks 'y': its"),
+    (["predict.py", "ckpt_path={tmp}/table.ckpt", "input={tmp}/xyw.csv"], "has 'w', unknown to"),
+    (["predict.py", "ckpt_path={tmp}/table.ckpt", "input={tmp}/yz.csv"], "lacks 'x' and has 'z',"),
+    (["predict.py", "ckpt_path={tmp}/linear.ckpt", "input={tmp}/xyz.csv"], "reads no new inputs"),
+    (["export.py", "ckpt_path={tmp}/linear.ckpt", "format=tflite"], "format=tflite is not a"),
 ]
 
 
@@ -77,6 +91,17 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "a_file").write_text("")
     (tmp / "empty").mkdir()
     (tmp / "words.csv").write_text("x,y\n1,2\nseven,3\n")
+    for name, header in (("x", "x"), ("xyw", "x,y,w"), ("yz", "y,z")):  # new rows, other columns
+        (tmp / f"{name}.csv").write_text(f"{header}\n" + ",".join("1" * len(header.split(","))))
+    table = tmp / "table.csv"  # features x and y, target t
+    table.write_text("x,y,t\n" + "".join(f"{i},{i % 3},{2 * i}\n" for i in range(30)))
+    table_run = tmp / "table_run"
+    settings = ("data=csv", f"data.path={table}", "data.target_column=t", "trainer.max_epochs=1")
+    train(compose_config(table_run, *settings, "logger=none", "callbacks=model_checkpoint"))
+    (table_run / "checkpoints" / "last.ckpt").rename(tmp / "table.ckpt")
+    write_image_folder(tmp / "one_class", per_class=2, classes=["cat"])
+    write_image_folder(tmp / "broken", per_class=2)
+    (tmp / "broken" / "red" / "bad.png").write_bytes(b"\x89PNG cut short")
     raw = tmp / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
@@ -88,15 +113,17 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 DRIVER = """
 import contextlib, io, json, sys
 from pathlib import Path
-from {{ cookiecutter.package_name }}.cli import train_main
+from {{ cookiecutter.package_name }}.cli import eval_main, export_main, predict_main, train_main
 
+MAINS = {"eval.py": eval_main, "predict.py": predict_main, "export.py": export_main}
 results = []
 for args in json.loads(sys.argv[1]):
-    sys.argv = ["train.py", *args]
+    script = args[0] if args and args[0] in MAINS else "train.py"
+    sys.argv = [script, *args[script != "train.py":]]
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr):
-            train_main()
+            MAINS.get(script, train_main)()
         code = 0
     except SystemExit as exit:
         code = exit.code
@@ -110,12 +137,16 @@ print(json.dumps(results))
 def test_every_bad_input_gets_one_line_and_leaves_no_run_folder(workdir: Path) -> None:
     assert len(CATALOGUE) >= 25
     cases = [[arg.replace("{tmp}", str(workdir)) for arg in args] for args, _ in CATALOGUE]
+    # Offline for sure: downloads go to a proxy that refuses them, into an empty cache.
+    offline = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "https_proxy")}
     driver = subprocess.run(
         [sys.executable, "-c", DRIVER, json.dumps(cases)],
         cwd=workdir,
         capture_output=True,
         text=True,
         timeout=900,
+        env=env | offline | {"TORCH_HOME": str(workdir / "torch_home")},
     )
     assert driver.returncode == 0, driver.stderr[-3000:]
     results = json.loads(driver.stdout.splitlines()[-1])

@@ -2,17 +2,20 @@
 and `RunRecord`, which every task adds to record what ran."""
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, OnExceptionCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
+from torch import nn
 
-from .errors import TrainingDiverged
-from .runs import RUN_INFO, git_state, job_config, record_run
+from .errors import ConfigError, TrainingDiverged
+from .runs import RUN_CONFIG, RUN_INFO, git_state, job_config, record_run
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +88,47 @@ class CheckpointOnSigterm(OnExceptionCheckpoint):
         pass  # Lightning's deletes the file after a clean run; here it is the run's last.ckpt
 
 
+class BackboneFinetuning(callbacks.BackboneFinetuning):
+    """Lightning's `BackboneFinetuning` for networks built when fitting starts.
+
+    Trains the head (and with `train_bn` the backbone's BatchNorm layers) alone until
+    `unfreeze_backbone_at_epoch`, then adds the backbone to the optimizer at
+    `backbone_initial_ratio_lr` times the learning rate, raised each epoch by Lightning's
+    schedule. Lightning freezes in `setup`, before `configure_model` has built the network for
+    the data; here the backbone (`SupervisedModule.backbone`) is frozen when fitting starts,
+    and taken out of the optimizer, which was created with it.
+    """
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        pass  # no network yet: see on_fit_start
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        backbone = getattr(pl_module, "backbone", None)
+        if not isinstance(backbone, nn.Module):
+            raise ConfigError(
+                "callbacks.backbone_finetuning needs a network with a backbone, such as"
+                " model=resnet18; leave the callback out for this model"
+            )
+        if self.previous_backbone_lr is None:  # not unfrozen yet (a resumed run may have been)
+            self.freeze(backbone, train_bn=self.train_bn)
+            frozen = {id(p) for p in backbone.parameters() if not p.requires_grad}
+            for optimizer in trainer.optimizers:
+                for group in optimizer.param_groups:
+                    group["params"] = [p for p in group["params"] if id(p) not in frozen]
+        super().on_fit_start(trainer, pl_module)
+
+    def finetune_function(self, pl_module: L.LightningModule, epoch: int, optimizer: Any) -> None:
+        with warnings.catch_warnings():
+            # With train_bn the BatchNorm layers trained all along: in the optimizer already.
+            warnings.filterwarnings("ignore", "The provided params to be frozen already exist")
+            super().finetune_function(pl_module, epoch, optimizer)
+
+
 class RunRecord(Callback):
     """Records the run once its work starts: the resolved config and provenance in the run
-    folder (`record_run`), and the hyperparameters with the model's size in every logger."""
+    folder (`record_run`), and the hyperparameters with the model's size in every logger.
+    Every checkpoint carries the resolved config too, so eval.py, predict.py and export.py
+    rebuild the model it holds from the file alone (loading.py)."""
 
     def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
         self.config = job_config(cfg)  # resolved now: spawned DDP processes have no Hydra state
@@ -101,6 +142,12 @@ class RunRecord(Callback):
 
     def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._record(trainer, pl_module)
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        # Plain values, which torch.load(weights_only=True) reads: see loading.py.
+        checkpoint[RUN_CONFIG] = self.config
 
     def _record(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or (self.output_dir / RUN_INFO).exists():

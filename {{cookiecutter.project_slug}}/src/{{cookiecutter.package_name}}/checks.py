@@ -75,6 +75,14 @@ def check_values(cfg: DictConfig) -> None:
     if any(not 0 <= value < 1 for _, value in given) or sum(v for _, v in given) >= 1:
         shown = " and ".join(f"{key}={value}" for key, value in given)
         raise ConfigError(f"{shown} must be in [0, 1) and leave samples for training")
+    folds, fold = _number(cfg, "data.num_folds"), _number(cfg, "data.fold")
+    if folds is not None and not (
+        isinstance(folds, int) and folds >= 2 and isinstance(fold, int) and 0 <= fold < folds
+    ):
+        raise ConfigError(
+            f"data.fold={fold} with data.num_folds={folds}: num_folds must be at least 2 and the"
+            " fold one of 0 .. num_folds-1"
+        )
     if cfg.monitor.mode not in ("min", "max"):
         raise ConfigError(f"monitor.mode={cfg.monitor.mode} must be min or max")
 

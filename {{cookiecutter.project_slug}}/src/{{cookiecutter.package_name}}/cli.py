@@ -1,4 +1,5 @@
-"""The command line: `python train.py|eval.py|predict.py [overrides]` and the console scripts.
+"""The command line: `python train.py|eval.py|predict.py|export.py [overrides]` and the console
+scripts.
 
 Each entry point is one Hydra-decorated function: Hydra parses the command line and composes
 conf/<name>.yaml once, checking keys and types against the schemas (config.py); the task then
@@ -116,7 +117,15 @@ def eval_main(cfg: DictConfig) -> dict[str, float]:
 
 @hydra_task("predict")
 def predict_main(cfg: DictConfig) -> Path:
-    """`predict.py`: write a checkpoint's predictions for one split."""
+    """`predict.py`: write a checkpoint's predictions for new inputs or one split."""
     from .prediction import predict
 
     return predict(cfg)
+
+
+@hydra_task("export")
+def export_main(cfg: DictConfig) -> Path:
+    """`export.py`: write a checkpoint's model as ONNX (or torch.export), checked."""
+    from .export import export
+
+    return export(cfg)

@@ -1,9 +1,18 @@
-"""`predict.py`: write a trained checkpoint's predictions for one split to a CSV file."""
+"""`predict.py`: a trained checkpoint's predictions, for new inputs or for one split, as CSV.
+
+    python predict.py ckpt_path=<file> input=new_rows.csv      # or input=<folder of images>
+    python predict.py ckpt_path=<file> split=val
+
+New inputs are read and transformed as the training samples were: the checkpoint holds the
+data's settings and what it learnt from the training split (statistics, classes, columns, the
+images' size), so nothing is computed from the new data.
+"""
 
 import csv
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -14,41 +23,75 @@ from .checks import check_before_start
 from .config import instantiate
 from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
+from .loading import from_checkpoint, require_data_state, trained_data_state, trained_shapes
 from .models import SupervisedModule
 
 log = logging.getLogger(__name__)
 
 
 def predict(cfg: DictConfig) -> Path:
-    """Writes the checkpoint's predictions for `cfg.split` to <run>/predictions_<split>.csv."""
-    if cfg.split not in SPLITS:
+    """Writes <run>/predictions.csv for `cfg.input`, else <run>/predictions_<split>.csv."""
+    if not cfg.get("input") and cfg.split not in SPLITS:
         raise ConfigError(f"split={cfg.split} is not a split; use one of: {', '.join(SPLITS)}")
     output_dir = Path(cfg.paths.output_dir)
-    ckpt_path = check_before_start(cfg, checkpoint_required=True)
+    cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
+    check_before_start(cfg, checkpoint_required=True)
     L.seed_everything(cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     if not isinstance(datamodule, ArrayDataModule):
         raise ConfigError(f"predict.py reads splits of an ArrayDataModule, not {cfg.data._target_}")
     model: SupervisedModule = instantiate(cfg.model)
+    model.build(*trained_shapes(checkpoint, ckpt_path))
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=[RunRecord(cfg, output_dir)], logger=False
     )
     if trainer.world_size > 1:  # each process would predict only its own shard
         raise ConfigError("predict.py runs in one process: use trainer=cpu or trainer=gpu")
-    datamodule.setup("predict")
-    model.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
-    dataset = datamodule.split(cfg.split)
-    batches = trainer.predict(
-        model, dataloaders=datamodule.split_dataloader(cfg.split), ckpt_path=ckpt_path
-    )
+    if cfg.get("input"):
+        datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
+        ids, features = datamodule.read_inputs(Path(cfg.input))
+        loader = datamodule.inputs_dataloader(features)
+        path = output_dir / "predictions.csv"
+    else:
+        datamodule.setup("predict")
+        if state := trained_data_state(checkpoint, datamodule):
+            datamodule.load_state_dict(state)  # the training split's statistics, as eval.py
+        loader = datamodule.split_dataloader(cfg.split)
+        path = output_dir / f"predictions_{cfg.split}.csv"
+    batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
     # One loader, so predict() returns the list of its batches' outputs.
-    predictions = torch.cat(cast(list[torch.Tensor], batches)).reshape(len(dataset), -1)
-    targets = torch.as_tensor(dataset.targets).reshape(len(dataset), -1)
-    path = output_dir / f"predictions_{cfg.split}.csv"
+    outputs = torch.cat(cast(list[torch.Tensor], batches))
     if trainer.is_global_zero:
-        write_predictions(path, targets, predictions)
-        log.info("Wrote %d predictions to %s", len(predictions), path.resolve())
+        if cfg.get("input"):
+            write_input_predictions(path, ids, outputs, datamodule.task, datamodule.classes)
+        else:
+            dataset = datamodule.split(cfg.split)
+            targets = torch.as_tensor(dataset.targets).reshape(len(dataset), -1)
+            write_predictions(path, targets, outputs.reshape(len(dataset), -1))
+        log.info("Wrote %d predictions to %s", len(outputs), path.resolve())
     return path
+
+
+def write_input_predictions(
+    path: Path, ids: Sequence[str], outputs: torch.Tensor, task: str, classes: Sequence[str]
+) -> None:
+    """One row per input: its id (row number or file), the prediction, and for classification
+    the predicted class and each class's probability (softmax of the network's outputs)."""
+    outputs = outputs.reshape(len(ids), -1).float()
+    header: list[str] = ["id"]
+    rows: list[list[Any]] = []
+    if task == "classification":
+        probabilities = outputs.softmax(dim=1)
+        header += ["prediction", *(f"probability_{name}" for name in classes)]
+        for id_, p in zip(ids, probabilities, strict=True):
+            rows.append([id_, classes[int(p.argmax())], *p.tolist()])
+    else:
+        width = outputs.shape[1]
+        header += ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
+        rows = [[id_, *row.tolist()] for id_, row in zip(ids, outputs, strict=True)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as file:
+        csv.writer(file).writerows([header, *rows])
 
 
 def write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:

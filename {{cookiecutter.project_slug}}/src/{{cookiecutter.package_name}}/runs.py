@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy")
 RUN_INFO = "run_info.json"  # written once training starts: a folder without it never ran
+RUN_CONFIG = "run_config"  # the checkpoint's key for the resolved config of its run
 
 
 def job_config(cfg: DictConfig) -> dict[str, Any]:

@@ -86,7 +86,8 @@ def check_multirun(config: DictConfig) -> None:
 
 
 class MultirunCallback(Callback):
-    """Checks a multirun before its first job; writes an Optuna study's summary at the end."""
+    """Checks a multirun before its first job; writes an Optuna study's summary at the end, and
+    a k-fold multirun's mean and standard deviation over its folds."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from .errors import ProjectError
@@ -101,6 +102,11 @@ class MultirunCallback(Callback):
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if any(str(o).startswith("data.fold=") for o in config.hydra.overrides.task):
+            from .tools.folds import write_fold_summary
+
+            if folds := write_fold_summary(Path(config.hydra.sweep.dir)):
+                log.info("Fold summary: %s", folds.resolve())
         storage = OmegaConf.select(config, "hydra.sweeper.storage", default=None)
         if not storage:
             return

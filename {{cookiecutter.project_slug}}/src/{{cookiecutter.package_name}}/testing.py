@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from .callbacks import RunRecord
 from .checks import check_before_start
 from .config import instantiate
+from .loading import from_checkpoint
 from .runs import print_metrics, save_metrics
 from .training import instantiate_group, scalars
 
@@ -16,8 +17,13 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    """Tests the checkpoint `cfg.ckpt_path` on the test split; returns and saves its metrics."""
+    """Tests the checkpoint `cfg.ckpt_path` on the test split; returns and saves its metrics.
+
+    The data and model are the checkpoint's own (loading.py); Lightning hands the DataModule the
+    statistics it learnt in training (`load_state_dict`) before the test split is read.
+    """
     output_dir = Path(cfg.paths.output_dir)
+    cfg, _, _ = from_checkpoint(cfg)
     ckpt_path = check_before_start(cfg, checkpoint_required=True)
     L.seed_everything(cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(cfg.data)

@@ -3,6 +3,7 @@
 from .datamodule import ArrayDataModule
 from .dataset import ArrayDataset, PerItemDataset
 from .digits import DigitsDataModule
+from .folder import ImageFolderDataModule
 from .images import ImageDataModule
 from .mnist import MNISTDataModule
 from .regression import LinearProblem, SyntheticRegressionDataModule, make_linear_regression
@@ -17,6 +18,7 @@ __all__ = [
     "Compose",
     "DigitsDataModule",
     "ImageDataModule",
+    "ImageFolderDataModule",
     "LinearProblem",
     "MNISTDataModule",
     "PerItemDataset",

@@ -1,13 +1,15 @@
 """What every in-memory DataModule shares: splits, training-only statistics and the DataLoaders."""
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .dataset import ArrayDataset, Transform
 from .sampling import TensorBatchSampler
 from .transforms import Compose, Standardize, ToTensor
@@ -19,15 +21,23 @@ Arrays = tuple[np.ndarray, np.ndarray]  # (features (N, ...), targets (N, ...))
 class ArrayDataModule(L.LightningDataModule):
     """Samples held in memory as arrays, split train/val/test, served by DataLoaders.
 
-    A subclass says where the samples come from (`load()`) and may change the transforms
-    (`transforms()`: one for every split, one for training, where augmentation goes). Its own
-    arguments come first; the rest pass through `**kwargs` to this class.
+    A subclass says where the samples come from (`load()`) and may change what is learnt from the
+    training split (`fit()`: statistics) and the transforms built from it (`transforms()`: one for
+    every split, one for training, where augmentation goes). Its own arguments come first; the
+    rest pass through `**kwargs` to this class.
 
     After `setup()` the DataModule knows what a model needs: its `task` (`regression` or
     `classification`), one sample's `input_shape` as the model sees it (after the transforms),
     and `num_outputs` (target columns, or classes, whose names are in `classes`). The split is
     drawn from `split_seed`, independent of the training seed, so runs with different seeds are
-    compared on the same validation and test samples.
+    compared on the same validation and test samples. With `num_folds` the samples left after
+    the test split are cut into that many folds, and fold `fold` validates (k-fold
+    cross-validation: every fold sees the same test split).
+
+    What was learnt from the training split (the classes, `fit()`'s statistics, the samples'
+    shape) is the DataModule's `state_dict()`, which Lightning stores in every checkpoint and
+    hands back to `load_state_dict()` when it evaluates or predicts from one; `read_inputs()`
+    then reads new samples exactly as the training samples were read.
     """
 
     task = "regression"
@@ -41,10 +51,14 @@ class ArrayDataModule(L.LightningDataModule):
         test_fraction: float = 0.1,
         split_seed: int = 0,
         standardize: bool = True,
+        num_folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         super().__init__()
         if min(val_fraction, test_fraction) < 0 or val_fraction + test_fraction >= 1:
             raise ValueError("val_fraction and test_fraction must be >= 0, their sum below 1")
+        if num_folds is not None and not (num_folds >= 2 and 0 <= fold < num_folds):
+            raise ValueError(f"fold={fold} of num_folds={num_folds}: need 0 <= fold < num_folds")
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -52,8 +66,13 @@ class ArrayDataModule(L.LightningDataModule):
         self.test_fraction = test_fraction
         self.split_seed = split_seed
         self.standardize = standardize
+        self.num_folds = num_folds
+        self.fold = fold
         self.splits: dict[str, ArrayDataset] = {}  # filled by setup()
         self.classes: list[str] = []  # classification: the class of each index
+        self.fitted: dict[str, Any] = {}  # fit()'s result, or the checkpoint's
+        self.sample_shape: tuple[int, ...] = ()  # one stored sample, before the transforms
+        self.sample_dtype = np.dtype(np.float32)
 
     def load(self) -> Mapping[str, Arrays]:
         """The samples by split, e.g. `{"train": (x, y)}`: a split left out is drawn from the
@@ -62,11 +81,20 @@ class ArrayDataModule(L.LightningDataModule):
         """
         raise NotImplementedError
 
-    def transforms(self, train_features: np.ndarray) -> tuple[Compose, Compose]:
-        """(the transform of every split, the training split's), fitted to training data only."""
+    def fit(self, train_features: np.ndarray) -> dict[str, Any]:
+        """What the transforms learn from the training split, and only from it (no leakage):
+        here the features' mean and standard deviation. Saved in checkpoints (tensors, numbers,
+        strings), so a trained model reads new inputs as it read its training data."""
+        if not self.standardize:
+            return {}
+        standardize = Standardize.fit(train_features)
+        return {"mean": standardize.mean, "std": standardize.std}
+
+    def transforms(self, fitted: Mapping[str, Any]) -> tuple[Compose, Compose]:
+        """(the transform of every split, the training split's), built from `fit()`'s result."""
         steps: list[Transform] = [ToTensor(torch.float32)]
-        if self.standardize:
-            steps.append(Standardize.fit(train_features))  # training statistics: no leakage
+        if "mean" in fitted:
+            steps.append(Standardize(fitted["mean"], fitted["std"]))
         transform = Compose(steps)
         return transform, transform
 
@@ -74,21 +102,74 @@ class ArrayDataModule(L.LightningDataModule):
         if self.splits:  # Lightning calls setup once per stage; load once
             return
         arrays = self._complete_splits(dict(self.load()))
+        from_checkpoint = list(self.classes) if self.sample_shape else None
         targets = self._encode_targets({name: y for name, (_, y) in arrays.items()})
-        transform, train_transform = self.transforms(arrays["train"][0])
+        if from_checkpoint is not None:  # load_state_dict() came first: keep what it gave
+            self._check_classes(from_checkpoint)
+        else:
+            self.fitted = self.fit(arrays["train"][0])
+        features = arrays["train"][0]
+        self.sample_shape, self.sample_dtype = tuple(features.shape[1:]), features.dtype
+        self.splits = {name: ArrayDataset(arrays[name][0], targets[name]) for name in SPLITS}
+        self._build_transforms()
+
+    def _build_transforms(self) -> None:
+        """The transforms from `self.fitted`, set on every split that is loaded."""
+        transform, train_transform = self.transforms(self.fitted)
         self.target_transform = ToTensor(
             torch.int64 if self.task == "classification" else torch.float32
         )
-        self.splits = {
-            name: ArrayDataset(
-                arrays[name][0],
-                targets[name],
-                train_transform if name == "train" else transform,
-                self.target_transform,
-            )
-            for name in SPLITS
-        }
+        for name, dataset in self.splits.items():
+            dataset.transform = train_transform if name == "train" else transform
+            dataset.target_transform = self.target_transform
         self.eval_transform = transform
+
+    def state_dict(self) -> dict[str, Any]:
+        """What was learnt from the training split; Lightning saves it in every checkpoint."""
+        if not self.sample_shape:
+            return {}  # nothing loaded yet
+        return {
+            "classes": list(self.classes),
+            "fitted": dict(self.fitted),
+            "sample_shape": list(self.sample_shape),
+            "sample_dtype": self.sample_dtype.name,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Takes a checkpoint's `state_dict()`: the training split's statistics and classes
+        replace any computed from the data loaded here, so evaluation and prediction transform
+        samples exactly as training did. Called by Lightning after `setup()`, or by hand before
+        `read_inputs()` without loading any data."""
+        if self.splits:
+            self._check_classes(list(state_dict["classes"]))
+        self.classes = list(state_dict["classes"])
+        self.fitted = dict(state_dict["fitted"])
+        self.sample_shape = tuple(int(n) for n in state_dict["sample_shape"])
+        self.sample_dtype = np.dtype(state_dict["sample_dtype"])
+        self._build_transforms()
+
+    def _check_classes(self, trained: list[str]) -> None:
+        if self.task == "classification" and trained != self.classes:
+            raise DataError(
+                f"the data's classes {self.classes} are not the checkpoint's {trained}: the"
+                " model's outputs would be read as the wrong classes; use the data it was"
+                " trained on, or classes of the same names"
+            )
+
+    def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
+        """New samples to predict, as stored samples (before the transforms), with one
+        identifier each; subclasses that can read files implement it (CSV rows, image files).
+        Called after `load_state_dict()`, so what training learnt is known."""
+        raise ConfigError(
+            f"input={path}: {type(self).__name__} reads no new inputs; predict one of its splits"
+            " instead (split=test), or train on data=csv or data=images"
+        )
+
+    def inputs_dataloader(self, features: np.ndarray) -> DataLoader:
+        """Batches of `read_inputs()` samples, in order, transformed as evaluation samples are.
+        Zeros stand in for the targets there are none of (`predict_step` ignores them)."""
+        dataset = ArrayDataset(features, np.zeros(len(features)), self.eval_transform)
+        return self._loader(dataset, shuffle=False)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -123,21 +204,36 @@ class ArrayDataModule(L.LightningDataModule):
 
     def _complete_splits(self, arrays: dict[str, Arrays]) -> dict[str, Arrays]:
         """Draws the splits `load()` did not give from its training samples: test first, so it
-        stays the same whatever `val_fraction` is, then validation."""
-        missing = [name for name in ("test", "val") if name not in arrays]
-        if not missing:
+        stays the same whatever `val_fraction` or the fold is, then validation: the next
+        `val_fraction` of them, or with `num_folds` the fold `fold` of those left."""
+        if "test" in arrays and "val" in arrays and self.num_folds is None:
             return arrays
+        if "val" in arrays and self.num_folds is not None:
+            raise DataError(
+                f"data.num_folds={self.num_folds}: this data has its own validation split, so it"
+                " has no folds to draw; remove data.num_folds (or give the data no validation"
+                " split)"
+            )
         features, targets = arrays["train"]
-        fractions = {"val": self.val_fraction, "test": self.test_fraction}
         order = np.random.default_rng(self.split_seed).permutation(len(features))
         start = 0
-        for name in missing:
-            chosen = order[start : start + round(len(features) * fractions[name])]
-            arrays[name] = (features[chosen], targets[chosen])
-            start += len(chosen)
-        if start >= len(features):
+        if "test" not in arrays:
+            start = round(len(features) * self.test_fraction)
+            arrays["test"] = (features[order[:start]], targets[order[:start]])
+        rest = order[start:]
+        if self.num_folds is not None:
+            folds = np.array_split(rest, self.num_folds)
+            val = folds[self.fold]
+            train = np.concatenate([f for i, f in enumerate(folds) if i != self.fold])
+        elif "val" not in arrays:
+            val, train = np.split(rest, [round(len(features) * self.val_fraction)])
+        else:
+            val, train = None, rest
+        if val is not None:
+            arrays["val"] = (features[val], targets[val])
+        if not len(train):
             raise DataError(f"no training samples left out of {len(features)}; lower the fractions")
-        arrays["train"] = (features[order[start:]], targets[order[start:]])
+        arrays["train"] = (features[train], targets[train])
         return arrays
 
     def _encode_targets(self, targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

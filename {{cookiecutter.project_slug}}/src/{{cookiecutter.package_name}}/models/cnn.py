@@ -53,5 +53,6 @@ class CNN(nn.Module):
         self.to(memory_format=self.memory_format)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x.reshape(len(x), *self.input_shape).contiguous(memory_format=self.memory_format)
+        # -1, not len(x): an exported model keeps the batch size free (torch.export, ONNX).
+        x = x.reshape(-1, *self.input_shape).contiguous(memory_format=self.memory_format)
         return self.head(self.features(x))  # (B, C, H, W) -> (B, num_outputs)

@@ -11,7 +11,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from torchmetrics import MaxMetric, MeanMetric
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ProjectError
 from .tasks import task_loss, task_metrics
 
 NetFactory = Callable[..., nn.Module]  # Hydra `_partial_: true`: called with the data's shapes
@@ -73,6 +73,8 @@ class SupervisedModule(L.LightningModule):
         self.hparams.update(task=task, input_shape=list(input_shape), num_outputs=num_outputs)
         try:
             self.net = self.net_factory(input_shape=tuple(input_shape), num_outputs=num_outputs)
+        except ProjectError:
+            raise  # already says what to fix (e.g. pretrained weights that cannot be fetched)
         except (TypeError, ValueError) as err:
             raise ConfigError(
                 f"the network could not be built for samples of shape {list(input_shape)} and"
@@ -89,6 +91,13 @@ class SupervisedModule(L.LightningModule):
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # saved in checkpoints: a resumed run keeps the best
+
+    @property
+    def backbone(self) -> nn.Module | None:
+        """The network's `backbone`, when it has one (models.ResNet): what Lightning's
+        `BackboneFinetuning` freezes and later trains at a lower learning rate."""
+        backbone = getattr(self.net, "backbone", None)
+        return backbone if isinstance(backbone, nn.Module) else None
 
     def forward(self, x: Tensor) -> Tensor:
         assert self.net is not None, "call build() (or fit with a Trainer) first"
@@ -136,7 +145,8 @@ class SupervisedModule(L.LightningModule):
         self._log_epoch("test")
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
+        # Frozen parameters stay out: a fine-tuning callback adds them when it unfreezes them.
+        optimizer = self.optimizer_factory([p for p in self.parameters() if p.requires_grad])
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
