@@ -44,17 +44,24 @@ class CSVDataModule(ArrayDataModule):
                 f"{self.path} has no column {', '.join(map(repr, missing))}; its columns are"
                 f" {header} (set data.target_column and data.feature_columns)"
             )
-        x = np.array([[self._number(row, c) for c in features] for row in rows], np.float32)
+        x = np.array([[self._number(rows, i, c) for c in features] for i in range(len(rows))])
         if self.task == "classification":
             return {"train": (x, np.array([row[self.target_column] for row in rows]))}
-        y = np.array([[self._number(row, self.target_column)] for row in rows], np.float32)
+        y = np.array([[self._number(rows, i, self.target_column)] for i in range(len(rows))])
         return {"train": (x, y)}
 
-    def _number(self, row: dict[str, str], column: str) -> float:
+    def _number(self, rows: list[dict[str, str]], i: int, column: str) -> np.float32:
+        text = rows[i][column]
         try:
-            return float(row[column])
+            value = np.float32(text)
         except (TypeError, ValueError):
             raise DataError(
-                f"{self.path}: column {column!r} holds {row[column]!r}, not a number; drop it"
+                f"{self.path}: column {column!r} holds {text!r}, not a number; drop it"
                 " from data.feature_columns (or use data.task=classification for a label column)"
             ) from None
+        if not np.isfinite(value):  # float() reads "nan", "inf" and too large numbers
+            raise DataError(
+                f"{self.path}: column {column!r} holds {text!r} on line {i + 2}, not a finite"
+                " number; fill in or drop the rows without a value"
+            )
+        return value
