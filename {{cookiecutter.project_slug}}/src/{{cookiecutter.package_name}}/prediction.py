@@ -15,6 +15,7 @@ from .config import instantiate
 from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
 from .models import SupervisedModule
+from .runs import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ def predict(cfg: DictConfig) -> Path:
 
 def write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
     """One row per sample: index, target_0.., prediction_0.."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as file:
+    with atomic_open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(
             ["index"]
