@@ -113,10 +113,11 @@ def test_ckpt_path_last_is_the_newest_of_runs_multiruns_and_sweeps(
     with caplog.at_level(logging.INFO):
         assert find_checkpoint("last", tmp_path) == str(newest.resolve())
     assert f"ckpt_path=last: {newest.resolve()}" in caplog.text  # it says which it took
+    multirun = tmp_path / "multiruns/b/0/checkpoints/last.ckpt"
+    # A multirun's own jobs are skipped: job 1 must not resume from job 0.
+    assert find_checkpoint("last", tmp_path, skip=tmp_path / "sweeps") == str(multirun.resolve())
     os.utime(newest, (1e8, 1e8))
-    assert find_checkpoint("last", tmp_path) == str(
-        (tmp_path / folders[1] / "checkpoints" / "last.ckpt").resolve()
-    )
+    assert find_checkpoint("last", tmp_path) == str(multirun.resolve())
 
 
 def test_a_run_folder_refuses_another_config(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
@@ -42,7 +44,17 @@ def check_before_start(cfg: DictConfig, checkpoint_required: bool = False) -> st
     # and have none otherwise (their output_dir is where they were started): check the same.
     if on_rank_zero(True, output_dir.resolve() != Path.cwd().resolve()):
         check_run_folder(output_dir, job_config(cfg), RESOLVED_CONFIG)
-    return find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, required=checkpoint_required)
+    return find_checkpoint(
+        cfg.get("ckpt_path"), cfg.paths.log_dir, checkpoint_required, running_multirun()
+    )
+
+
+def running_multirun() -> Path | None:
+    """The folder of the multirun this job belongs to, if any: its jobs' checkpoints are not
+    for `ckpt_path=last` (job 1 would resume from job 0's)."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return Path(HydraConfig.get().sweep.dir)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -58,9 +70,10 @@ def check_monitored_metrics(cfg: DictConfig) -> None:
     """`monitor.metric`, `optimized_metric` and every callback's or the model's own `monitor`
     are metrics the data's task logs: a typo stops the run now, not after its first epoch."""
     task = data_task(cfg.data)
-    check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
-    if cfg.get("optimized_metric"):
+    if cfg.get("optimized_metric"):  # first: a search's monitor.metric is set from it
         check_monitored_metric("optimized_metric", cfg.optimized_metric, task)
+    if cfg.monitor.metric != cfg.get("optimized_metric"):
+        check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
     for key, node in target_nodes(cfg):  # callbacks, the model's scheduler
         monitor = node.get("monitor")
         if isinstance(monitor, str) and monitor != cfg.monitor.metric:
@@ -238,10 +251,14 @@ def check_devices(accelerator: str, devices: Any) -> None:
 
 
 def find_checkpoint(
-    ckpt_path: str | None, log_dir: str | os.PathLike[str], required: bool = False
+    ckpt_path: str | None,
+    log_dir: str | os.PathLike[str],
+    required: bool = False,
+    skip: Path | None = None,
 ) -> str | None:
     """`ckpt_path` as a readable file. `last` is the newest last.ckpt of any run, multirun job
-    or sweep trial under `log_dir` (debug runs, in logs/debug/, never count)."""
+    or sweep trial under `log_dir`, except those in the folder `skip`; debug runs (in
+    logs/debug/) never count."""
     if ckpt_path is None:
         if required:
             raise ConfigError(
@@ -251,6 +268,8 @@ def find_checkpoint(
         return None
     if ckpt_path == "last":
         found = [path for pattern in LAST_CHECKPOINTS for path in Path(log_dir).glob(pattern)]
+        if skip is not None:
+            found = [path for path in found if not path.resolve().is_relative_to(skip.resolve())]
         if not found:
             raise ConfigError(
                 f"ckpt_path=last found no last.ckpt of a run, multirun or sweep under {log_dir}"

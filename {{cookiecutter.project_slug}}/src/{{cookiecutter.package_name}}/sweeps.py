@@ -213,13 +213,17 @@ class MultirunCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         metric = config.get("optimized_metric") or config.monitor.metric
         storage = OmegaConf.select(config, "hydra.sweeper.storage", default=None)
-        if storage:
-            from .tools.sweep_summary import write_summary  # optuna and matplotlib, only now
+        try:
+            if storage:
+                from .tools.sweep_summary import write_summary  # optuna and matplotlib, now
 
-            summary = write_summary(storage, config.hydra.sweeper.study_name, sweep_dir, metric)
-        else:
-            summary = write_jobs_summary(sweep_dir, metric)
-        summary = summary.resolve()
+                study = config.hydra.sweeper.study_name
+                summary = write_summary(storage, study, sweep_dir, metric).resolve()
+            else:
+                summary = write_jobs_summary(sweep_dir, metric).resolve()
+        except Exception as err:  # no study (the sweep failed before it), an unreadable file
+            log.warning("No sweep summary: %s", err)
+            summary = sweep_dir.resolve()
         jobs = job_records(sweep_dir, since=self.started)  # this command's jobs
         failed = [job for job in jobs if job["status"] != "COMPLETED"]
         for job in failed:
