@@ -62,7 +62,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         warnings.filterwarnings("ignore", r".*there is no last checkpoint available")
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path or "last")
     metrics = scalars(trainer.callback_metrics)
-    checkpoint = trainer.checkpoint_callback  # the first: the best checkpoint's (callbacks/)
+    checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: the best one
     check_finite_end(metrics, cfg.monitor.metric, trainer)
     best_score = getattr(checkpoint, "best_model_score", None)
     if best_score is not None and (monitored := getattr(checkpoint, "monitor", None)):
