@@ -1,21 +1,29 @@
 """Resuming, evaluating and predicting from checkpoints, and what each run records."""
 
 import csv
+import errno
 import json
+import logging
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
+from {{ cookiecutter.package_name }}.checks import find_checkpoint
+from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.errors import ConfigError, describe
 from {{ cookiecutter.package_name }}.prediction import predict
-from {{ cookiecutter.package_name }}.runs import git_state
+from {{ cookiecutter.package_name }}.runs import atomic_open, git_state
 from {{ cookiecutter.package_name }}.testing import evaluate
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import PROJECT_ROOT, compose_config
+from .conftest import PROJECT_ROOT, compose_config, error_line, run_script
 
 QUICK = ("callbacks=model_checkpoint", "logger=none", "trainer.deterministic=true")
 
@@ -34,7 +42,7 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> Non
     train(run_config(logs, "b_first_half", "trainer.max_epochs=2", "test=false"))
     continued = logs / "runs" / "b_first_half" / "checkpoints"
     first_half_saved = (continued / "last.ckpt").stat().st_mtime_ns
-    # `last` is the newest run's last.ckpt: b_first_half (run names sort by start time).
+    # `last` is the newest last.ckpt: b_first_half, trained after a_full.
     resumed = train(run_config(logs, "c_resumed", "trainer.max_epochs=4", "ckpt_path=last"))
     for name in ("train/loss", "val/loss", "val/r2", "val/loss_best"):
         assert resumed[name] == full[name], name
@@ -44,13 +52,108 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> Non
     assert (continued / "last.ckpt").stat().st_mtime_ns > first_half_saved
 
 
-def test_a_run_started_again_in_its_own_directory_continues(tmp_path: Path) -> None:
-    # What a requeued SLURM job does: the same command, in the same directory, after preemption.
+def first_epoch_logged(run_dir: Path) -> int:
+    with (run_dir / "csv" / "metrics.csv").open() as file:
+        return min(int(row["epoch"]) for row in csv.DictReader(file) if row.get("epoch"))
+
+
+def saved_epoch(path: Path) -> int:
+    return torch.load(path, weights_only=True)["epoch"]
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_when_the_metric_gets_worse(tmp_path) -> None:
+    # At lr 0.9 the validation loss is best after the first epoch and worse after the others.
     logs = tmp_path / "logs"
-    full = train(run_config(logs, "full", "trainer.max_epochs=4", "test=false"))
-    train(run_config(logs, "requeued", "trainer.max_epochs=2", "test=false"))
-    again = train(run_config(logs, "requeued", "trainer.max_epochs=4", "test=false"))
-    assert again["val/loss"] == full["val/loss"]
+    train(run_config(logs, "a", "model.optimizer.lr=0.9", "trainer.max_epochs=3", "test=false"))
+    checkpoints = logs / "runs" / "a" / "checkpoints"
+    [best] = checkpoints.glob("best-*.ckpt")
+    assert saved_epoch(best) == 0
+    assert saved_epoch(checkpoints / "last.ckpt") == 2  # the end of the last epoch, not the best
+    resumed = run_config(logs, "b", "ckpt_path=last", "trainer.max_epochs=4", "logger=csv")
+    train(resumed)
+    assert first_epoch_logged(logs / "runs" / "b") == 3  # it goes on from there
+    assert saved_epoch(checkpoints / "last.ckpt") == 3
+
+
+def test_fast_dev_run_writes_no_checkpoint(make_config, tmp_path: Path) -> None:
+    train(make_config("debug=fdr", "logger=none"))
+    assert not list(tmp_path.rglob("*.ckpt"))  # its one-step model can never become `last`
+
+
+def test_debug_runs_have_a_folder_of_their_own(tmp_path: Path) -> None:
+    for debug in ("fdr", "overfit", "limit", "profiler", "anomaly"):
+        with initialize_config_dir(config_dir=CONFIG_DIR):
+            cfg = compose(
+                config_name="train",
+                overrides=[f"debug={debug}", f"paths.log_dir={tmp_path}"],
+                return_hydra_config=True,
+            )
+        assert Path(cfg.hydra.run.dir).parent == tmp_path / "debug", debug
+        assert Path(cfg.hydra.sweep.dir).parent == tmp_path / "debug" / "multiruns", debug
+
+
+@pytest.fixture(scope="module")
+def checkpoint_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real last.ckpt, copied below wherever runs would have left one."""
+    output_dir = tmp_path_factory.mktemp("one_epoch")
+    train(compose_config(output_dir, *QUICK, "trainer.max_epochs=1", "test=false"))
+    return output_dir / "checkpoints" / "last.ckpt"
+
+
+def test_ckpt_path_last_is_the_newest_of_runs_multiruns_and_sweeps(
+    checkpoint_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folders = ["runs/a", "multiruns/b/0", "sweeps/study/1_c", "debug/d"]  # oldest first
+    for age, folder in enumerate(reversed(folders)):
+        path = tmp_path / folder / "checkpoints" / "last.ckpt"
+        path.parent.mkdir(parents=True)
+        shutil.copy(checkpoint_file, path)
+        os.utime(path, (1e9 - age * 10, 1e9 - age * 10))
+    newest = tmp_path / "sweeps/study/1_c/checkpoints/last.ckpt"  # debug/d is newer: skipped
+    with caplog.at_level(logging.INFO):
+        assert find_checkpoint("last", tmp_path) == str(newest.resolve())
+    assert f"ckpt_path=last: {newest.resolve()}" in caplog.text  # it says which it took
+    multirun = tmp_path / "multiruns/b/0/checkpoints/last.ckpt"
+    # A multirun's own jobs are skipped: job 1 must not resume from job 0.
+    assert find_checkpoint("last", tmp_path, skip=tmp_path / "sweeps") == str(multirun.resolve())
+    os.utime(newest, (1e8, 1e8))
+    assert find_checkpoint("last", tmp_path) == str(multirun.resolve())
+
+
+def test_a_run_folder_refuses_another_config(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    train(run_config(logs, "a", "trainer.max_epochs=1"))
+    folder = logs / "runs" / "a"
+    before = {path: path.stat().st_mtime_ns for path in folder.rglob("*")}
+    with pytest.raises(ConfigError) as refused:
+        train(run_config(logs, "a", "trainer.max_epochs=1", "model.optimizer.lr=0.001"))
+    assert f"{folder} holds a run of another config" in str(refused.value)
+    assert "model.optimizer.lr=0.001 (was 0.1)" in str(refused.value)
+    with pytest.raises(ConfigError, match="model.net._target_=.*MLP"):
+        train(run_config(logs, "a", "trainer.max_epochs=1", "model=mlp"))
+    assert {path: path.stat().st_mtime_ns for path in folder.rglob("*")} == before
+
+
+def test_a_finished_run_started_again_says_so_and_changes_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    logs = tmp_path / "logs"
+    first = train(run_config(logs, "a", "trainer.max_epochs=1"))
+    folder = logs / "runs" / "a"
+    before = {path: path.stat().st_mtime_ns for path in folder.rglob("*")}
+    assert train(run_config(logs, "a", "trainer.max_epochs=1")) == first
+    assert f"{folder} holds this config's finished run: nothing to train" in caplog.text
+    assert {path: path.stat().st_mtime_ns for path in folder.rglob("*")} == before
+
+
+def test_a_write_that_fails_midway_leaves_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.json"
+    path.write_text("old")
+    with pytest.raises(OSError) as failed, atomic_open(path) as file:
+        file.write("half of the new ")
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a full disk would
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert str(describe(failed.value)).startswith(f"cannot write {path}: No space left on device")
 
 
 @pytest.fixture(scope="module")
@@ -168,12 +271,37 @@ def test_train_resume_eval_and_predict_from_the_command_line(tmp_path: Path) -> 
         return result
 
     run("train.py", "trainer.max_epochs=2", "logger=none")
+    [first] = (tmp_path / "logs" / "runs").glob("*/checkpoints/last.ckpt")
+    run("train.py", "debug=limit", "logger=none")  # debug runs never become `last`
+    run("train.py", "debug=fdr", "logger=none")
     resumed = run("train.py", "ckpt_path=last", "trainer.max_epochs=3", "logger=none")
     assert "Restoring states from the checkpoint path" in resumed.stdout + resumed.stderr
+    assert f"ckpt_path=last: {first.resolve()}" in resumed.stdout  # it says which it took
+    assert saved_epoch(first) == 2  # the resumed run's third epoch, saved where it resumed
     evaluated = run("eval.py", "ckpt_path=last")
     assert "Test metrics" in evaluated.stdout and "test/r2" in evaluated.stdout
+    assert f"ckpt_path=last: {first.resolve()}" in evaluated.stdout
     run("predict.py", "ckpt_path=last", "split=val")
     runs = sorted((tmp_path / "logs" / "runs").iterdir())
     assert len(runs) == 4
     assert (runs[-1] / "predictions_val.csv").is_file()
     assert len((runs[-1] / "predictions_val.csv").read_text().splitlines()) == 201
+
+
+@pytest.mark.slow
+def test_a_run_folder_holds_one_config_from_the_command_line(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    command = (f"hydra.run.dir={folder}", "trainer.max_epochs=2", "logger=csv")
+    assert run_script(tmp_path, "train.py", *command).returncode == 0
+    written = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    other_lr = error_line(run_script(tmp_path, "train.py", *command, "model.optimizer.lr=0.001"))
+    assert f"{folder} holds a run of another config (model.optimizer.lr=0.001" in other_lr
+    other_model = error_line(run_script(tmp_path, "train.py", *command, "model=mlp"))
+    assert "holds a run of another config (model.net._target_=" in other_model
+    # Refused before anything was written: the first run's config, log and metrics are its own.
+    assert {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == written
+    again = run_script(tmp_path, "train.py", *command)
+    assert again.returncode == 0, again.stderr
+    assert "holds this config's finished run: nothing to train" in again.stdout + again.stderr
+    assert (folder / "metrics.json").read_bytes() == written[folder / "metrics.json"]
+    assert (folder / "csv" / "metrics.csv").read_bytes() == written[folder / "csv" / "metrics.csv"]

@@ -20,6 +20,7 @@ from {{ cookiecutter.package_name }}.data import (
     SyntheticRegressionDataModule,
     TensorBatchSampler,
 )
+from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.models import Linear, SupervisedModule
 
 
@@ -208,3 +209,15 @@ def test_a_split_given_by_the_data_is_kept_and_the_others_are_drawn() -> None:
     dm.setup()
     assert [len(dm.train_set), len(dm.val_set), len(dm.test_set)] == [60, 20, 20]
     np.testing.assert_array_equal(dm.test_set.features, dm.problem.features[80:])
+
+
+def test_non_finite_samples_are_found_at_load() -> None:
+    class WithGaps(ArrayDataModule):
+        def load(self):
+            features = np.ones((10, 2, 3), np.float32)
+            features[4, 1, 2] = np.inf
+            features[7, 0, 0] = np.nan
+            return {"train": (features, np.zeros((10, 1), np.float32))}
+
+    with pytest.raises(DataError, match="train features hold 2 NaN or infinite.*row 4, column 5"):
+        WithGaps().setup()

@@ -14,7 +14,7 @@ from .conftest import PROJECT_ROOT, compose_config
 
 pytestmark = pytest.mark.slow
 
-SMALL = ("debug=limit", "callbacks=model_checkpoint")
+SMALL = ("debug=limit", "callbacks=model_checkpoint")  # debug runs go to logs/debug/
 
 
 def free_port() -> int:
@@ -24,7 +24,7 @@ def free_port() -> int:
 
 
 def the_only_run_dir(cwd: Path) -> Path:
-    [run_dir] = (cwd / "logs" / "runs").iterdir()  # one directory, not one per process
+    [run_dir] = (cwd / "logs" / "debug").iterdir()  # one directory, not one per process
     return run_dir
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.checks import check_devices
+from {{ cookiecutter.package_name }}.checks import check_config, check_devices
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.training import train
 
@@ -40,10 +40,16 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["model.optimizer.lr=-0.1"], "model.optimizer.lr=-0.1 must be a positive number"),
     (["model.optimizer.lr=nan"], "model.optimizer.lr=nan must be a positive number"),
     (["model.optimizer.lr=inf"], "model.optimizer.lr=inf must be a positive number"),
+    (["+model.optimizer.weight_decay=nan"], "model.optimizer.weight_decay=nan is not a finite"),
+    (["trainer.gradient_clip_val=inf"], "trainer.gradient_clip_val=inf is not a finite number"),
     (["data.val_fraction=0.6", "data.test_fraction=0.5"], "leave samples for training"),
     (["monitor.mode=biggest"], "monitor.mode=biggest must be min or max"),
     (["monitor.metric=val/accuracy"], "is not logged by regression runs; choose one of: val/loss"),
     (["monitor.metric=test/loss"], "test metrics exist only after training"),
+    (
+        ["callbacks.early_stopping.monitor=val/accuracy"],
+        "early_stopping.monitor=val/accuracy is not",
+    ),
     (["+data.batch_szie=3"], "data.batch_szie is not an argument of"),
     (["model.net._target_=torch.nn.Nope"], "model.net._target_=torch.nn.Nope cannot be imported"),
     (["trainer=gpu"], "trainer.accelerator=gpu needs a CUDA GPU"),
@@ -52,7 +58,7 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["trainer=cpu", "trainer.precision=16-mixed"], "needs a GPU; on the CPU use"),
     (["ckpt_path=missing.ckpt"], "ckpt_path=missing.ckpt is not a file"),
     (["ckpt_path={tmp}/corrupt.ckpt"], "is not a readable checkpoint"),
-    (["ckpt_path=last", "paths.log_dir={tmp}/empty"], "ckpt_path=last found no runs"),
+    (["ckpt_path=last", "paths.log_dir={tmp}/empty"], "ckpt_path=last found no last.ckpt of a"),
     (["hydra.run.dir={tmp}/a_file/run"], "cannot write"),
     # raised while the run is built, before its first training step
     (["trainer.strategy=warp_drive"], "trainer: ValueError: You selected an invalid strategy"),
@@ -60,6 +66,7 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["data=csv", "data.path=missing.csv"], "data.path=missing.csv does not exist"),
     (["data=csv", "data.path={tmp}/words.csv", "data.target_column=y"], "column 'x' holds 'seven'"),
     (["data=csv", "data.path={tmp}/words.csv", "data.target_column=z"], "has no column 'z'"),
+    (["data=csv", "data.path={tmp}/gaps.csv", "data.target_column=y"], "'x' holds 'nan' on line 3"),
     (["data=mnist", "data.download=false", "data.data_dir={tmp}/empty"], "MNIST is not in"),
     (["data=mnist", "data.download=false", "data.data_dir={tmp}/mnist"], "MNIST files in"),
     (["ckpt_path={tmp}/linear.ckpt", "model=mlp"], "weights do not fit the configured model"),
@@ -102,6 +109,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_image_folder(tmp / "one_class", per_class=2, classes=["cat"])
     write_image_folder(tmp / "broken", per_class=2)
     (tmp / "broken" / "red" / "bad.png").write_bytes(b"\x89PNG cut short")
+    (tmp / "gaps.csv").write_text("x,y\n1,2\nnan,3\n")
     raw = tmp / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
@@ -191,3 +199,26 @@ def test_more_devices_than_exist() -> None:
         check_devices("cpu", many)
     check_devices("cpu", 1)
     check_devices("cpu", "auto")
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.optimizer.lr=nan", "model.optimizer.lr"),  # its own range check
+        ("+model.optimizer.momentum=nan", "model.optimizer.momentum"),
+        ("data.noise=inf", "data.noise"),
+        ("trainer.gradient_clip_val=-inf", "trainer.gradient_clip_val"),
+        ("callbacks.early_stopping.min_delta=nan", "callbacks.early_stopping.min_delta"),
+    ],
+)
+def test_non_finite_hyperparameters_are_refused(make_config, override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{key}=-?(nan|inf) "):
+        check_config(make_config(override))
+
+
+def test_every_monitored_metric_is_checked_before_training(make_config) -> None:
+    with pytest.raises(ConfigError, match="callbacks.model_checkpoint.monitor=val/acc is not"):
+        check_config(make_config("callbacks.model_checkpoint.monitor=val/acc"))
+    with pytest.raises(ConfigError, match="model.monitor=val/accuracy is not logged.*val/acc"):
+        check_config(make_config("data=digits", "model.monitor=val/accuracy"))
+    check_config(make_config("data=digits", "callbacks.early_stopping.monitor=val/acc"))

@@ -1,7 +1,11 @@
-"""Faults done to real runs: a NaN loss, SIGKILL and SIGTERM in the middle of training."""
+"""Faults done to real runs: a NaN loss, SIGKILL and SIGTERM in the middle of training, a
+requeued job, a disk that fills up."""
 
 import csv
+import hashlib
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +44,17 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(make_c
     assert not (tmp_path / "metrics.json").exists()  # the run does not look complete
 
 
+def test_a_run_that_ends_with_a_non_finite_metric_fails(make_config) -> None:
+    # Without the NaN-loss guard (callbacks=model_checkpoint), lr 1.3 takes val/loss to inf.
+    cfg = make_config(
+        "callbacks=model_checkpoint", "model.optimizer.lr=1.3", "trainer.max_epochs=3"
+    )
+    with pytest.raises(TrainingDiverged, match="val/loss is inf at the end of training") as caught:
+        train(cfg)
+    assert "the run diverged. Best checkpoint: " in str(caught.value)
+    assert "best-epoch000.ckpt" in str(caught.value)
+
+
 def start_training(cwd: Path, *overrides: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(PROJECT_ROOT / "train.py"), *ENDLESS, *overrides],
@@ -50,11 +65,13 @@ def start_training(cwd: Path, *overrides: str) -> subprocess.Popen:
     )
 
 
-def wait_for_epochs(run_root: Path, epochs: int, timeout: float = 120) -> Path:
+def wait_for_epochs(
+    run_root: Path, epochs: int, timeout: float = 120, runs: str = "logs/runs/*"
+) -> Path:
     """The run's last.ckpt once it holds at least `epochs` finished epochs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for path in run_root.glob("logs/runs/*/checkpoints/last.ckpt"):
+        for path in run_root.glob(f"{runs}/checkpoints/last.ckpt"):
             try:
                 if torch.load(path, weights_only=True)["epoch"] >= epochs - 1:
                     return path
@@ -119,3 +136,115 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     result, resumed_run = resume(tmp_path, saved["epoch"] + 2)
     assert "Restoring states from the checkpoint path" in result.stdout + result.stderr
     assert (resumed_run / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_requeued_job_continues_where_it_stopped(tmp_path: Path) -> None:
+    # What SLURM does to a preempted job: SIGTERM, then the same command in the same folder.
+    command = [sys.executable, str(PROJECT_ROOT / "train.py"), f"hydra.run.dir={tmp_path / 'job'}"]
+    command += ["trainer.max_epochs=40", "callbacks.early_stopping=null", "logger=csv"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    wait_for_epochs(tmp_path, 2, runs="job")
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0 and "Received SIGTERM: saved" in output, output
+    saved = torch.load(tmp_path / "job" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
+    again = subprocess.run(
+        command,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Restoring states from the checkpoint path" in again.stdout + again.stderr
+    # Lightning's CSVLogger starts metrics.csv afresh in a folder that has one, so the file
+    # holds the epochs the second process trained: from the stopped one on, not from 0.
+    with (tmp_path / "job" / "csv" / "metrics.csv").open() as file:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(file) if row["val/loss"]]
+    assert epochs[0] in (saved, saved + 1) and epochs == list(range(epochs[0], 40)), saved
+    assert (tmp_path / "job" / "metrics.json").is_file()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# An MLP whose checkpoints (~0.8 MB with AdamW's state) outgrow what is left on the disk.
+BIG = ("model=mlp", "model.net.hidden_sizes=[256,256]", "logger=none", "test=false")
+FILL_DISK = """
+import os, sys
+stat = os.statvfs(sys.argv[1])
+with open(os.path.join(sys.argv[1], "filler"), "wb") as file:
+    file.write(b"0" * (stat.f_bavail * stat.f_frsize - 200_000))  # leaves 200 kB
+"""
+# Inside a user namespace of its own: a 4 MB filesystem, a first run on it, the disk filled, a
+# second run continuing the first's checkpoints on it; then what is left there.
+ON_A_SMALL_DISK = """
+set -e
+mount -t tmpfs -o size=4m tmpfs "$DISK"
+"$PYTHON" "$TRAIN" hydra.run.dir="$DISK/run" trainer.max_epochs=2 $BIG > /dev/null 2>&1
+sha256sum "$DISK"/run/checkpoints/* > "$OUT/before"
+"$PYTHON" -c "$FILL_DISK" "$DISK"
+set +e
+"$PYTHON" "$TRAIN" hydra.run.dir="$OUT/resumed" trainer.max_epochs=4 $BIG \
+    ckpt_path="$DISK/run/checkpoints/last.ckpt" 2> "$OUT/stderr" > /dev/null
+echo $? > "$OUT/code"
+sha256sum "$DISK"/run/checkpoints/* > "$OUT/after"
+ls -A "$DISK/run/checkpoints" > "$OUT/listing"
+"""
+
+
+def small_disk_available() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    probe = ["unshare", "--user", "--map-root-user", "--mount", "true"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_full_disk_leaves_the_previous_checkpoint_intact(tmp_path: Path) -> None:
+    if small_disk_available():  # a real, small filesystem that fills up: ENOSPC
+        (tmp_path / "disk").mkdir()
+        env = os.environ | {
+            "DISK": str(tmp_path / "disk"),
+            "OUT": str(tmp_path),
+            "PYTHON": sys.executable,
+            "TRAIN": str(PROJECT_ROOT / "train.py"),
+            "BIG": " ".join(BIG),
+            "FILL_DISK": FILL_DISK,
+        }
+        namespace = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c"]
+        done = subprocess.run([*namespace, ON_A_SMALL_DISK], env=env, timeout=600)
+        assert done.returncode == 0
+        before, after = (tmp_path / "before").read_text(), (tmp_path / "after").read_text()
+        listing = (tmp_path / "listing").read_text().split()
+        code, stderr = int((tmp_path / "code").read_text()), (tmp_path / "stderr").read_text()
+        reason = "No space left on device"
+    else:  # no user namespaces here: a limit on file sizes fails the write midway (EFBIG)
+        run_dir = tmp_path / "run"
+        first = [sys.executable, str(PROJECT_ROOT / "train.py"), f"hydra.run.dir={run_dir}"]
+        subprocess.run([*first, "trainer.max_epochs=2", *BIG], cwd=tmp_path, check=True)
+        checkpoints = sorted((run_dir / "checkpoints").iterdir())
+        before = "".join(f"{sha256(path)}  {path}\n" for path in checkpoints)
+        second = subprocess.run(
+            [sys.executable, str(PROJECT_ROOT / "train.py"), f"hydra.run.dir={tmp_path / 'b'}"]
+            + ["trainer.max_epochs=4", *BIG, f"ckpt_path={checkpoints[-1]}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000)),
+        )
+        checkpoints = sorted((run_dir / "checkpoints").iterdir())
+        after = "".join(f"{sha256(path)}  {path}\n" for path in checkpoints)
+        listing, code, stderr = [p.name for p in checkpoints], second.returncode, second.stderr
+        reason = "File too large"
+    assert after == before  # the checkpoints as they were
+    assert sorted(listing) == sorted(Path(line.split()[1]).name for line in before.splitlines())
+    assert code == 1 and "Traceback" not in stderr, stderr  # and no partial file was left
+    [line] = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert "/run/checkpoints/" in line and f".ckpt: {reason}" in line, line
+    assert "the files written before are intact" in line

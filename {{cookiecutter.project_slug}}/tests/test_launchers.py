@@ -58,7 +58,7 @@ def test_submitit_local_runs_a_two_job_multirun(tmp_path: Path) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
+    [sweep] = (tmp_path / "logs" / "debug" / "multiruns").iterdir()  # debug=limit's folder
     job_dirs = sorted(p for p in sweep.iterdir() if p.name.isdigit())
     assert [p.name for p in job_dirs] == ["0", "1"]
     seeds = []
@@ -67,3 +67,5 @@ def test_submitit_local_runs_a_two_job_multirun(tmp_path: Path) -> None:
         seeds.append(int((job_dir / ".hydra" / "overrides.yaml").read_text().split("seed=")[1][0]))
     assert seeds == [1, 2]
     assert list((sweep / ".submitit").iterdir())  # the jobs went through submitit
+    # Each job recorded its result in its own folder, in its own process; the summary read them.
+    assert "jobs: 2 (2 COMPLETED)" in (sweep / "summary.md").read_text()

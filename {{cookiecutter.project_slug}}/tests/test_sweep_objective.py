@@ -3,10 +3,17 @@
 import math
 
 import pytest
+from hydra import compose, initialize_config_dir
 
 from {{ cookiecutter.package_name }}.checks import check_monitored_metric
+from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.sweeps import TrialFailed, optuna_direction, run_trial
+from {{ cookiecutter.package_name }}.sweeps import (
+    TrialFailed,
+    check_multirun,
+    optuna_direction,
+    run_trial,
+)
 
 
 def test_a_trial_returns_its_metric() -> None:
@@ -59,3 +66,37 @@ def test_monitor_mode_becomes_an_optuna_direction() -> None:
     assert optuna_direction("max") == "maximize"
     with pytest.raises(ValueError, match="min or max"):
         optuna_direction("down")
+
+
+def multirun_config(*overrides: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR):
+        return compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+
+
+def test_a_multirun_checks_the_monitored_metric_before_its_first_job() -> None:
+    with pytest.raises(ConfigError, match="monitor.metric=val/accuracy is not logged"):
+        check_multirun(multirun_config("monitor.metric=val/accuracy"))
+    with pytest.raises(ConfigError, match="callbacks.early_stopping.monitor=val/r3 is not"):
+        check_multirun(multirun_config("callbacks.early_stopping.monitor=val/r3"))
+
+
+@pytest.mark.parametrize("strategy", ["ddp_spawn", "ddp_fork", "ddp_notebook"])
+def test_a_local_multirun_may_use_strategies_that_start_their_own_processes(strategy) -> None:
+    check_multirun(multirun_config("trainer=ddp_sim", f"trainer.strategy={strategy}"))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("trainer=ddp_sim",),
+        ("trainer=ddp_sim", "trainer.strategy=auto"),  # Lightning then picks ddp
+        ("trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=fsdp"),
+        ("trainer=multinode", "trainer.accelerator=cpu"),
+    ],
+)
+def test_strategies_that_rerun_the_command_line_are_refused_in_a_local_multirun(
+    overrides: tuple[str, ...],
+) -> None:
+    with pytest.raises(ConfigError, match="use trainer.strategy=ddp_spawn"):
+        check_multirun(multirun_config(*overrides))
+    check_multirun(multirun_config(*overrides, "hydra/launcher=slurm"))  # srun starts them

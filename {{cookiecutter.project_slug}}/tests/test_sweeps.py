@@ -1,5 +1,6 @@
 """Real sweeps through `python train.py -m`: Optuna searches, failures, resuming, parallel, grid."""
 
+import json
 import os
 import re
 import subprocess
@@ -10,7 +11,7 @@ import optuna
 import pytest
 import yaml
 
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, error_line
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +22,13 @@ SEARCH = ("hparams_search=regression_optuna", *QUICK)
 STUDY = "regression_optuna"
 
 
-def run_train(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
+def run_train(cwd: Path, *overrides: str, full_error: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "train.py"), "-m", *overrides],
         cwd=cwd,
         capture_output=True,
         text=True,
-        env=os.environ | {"HYDRA_FULL_ERROR": "1"},
+        env=os.environ | {"HYDRA_FULL_ERROR": "1" if full_error else "0"},
         timeout=600,
     )
 
@@ -111,6 +112,22 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
     assert "model.optimizer.lr=-1.0 must be a positive number" in logs["model.optimizer.lr=-1.0"]
     assert "diverged" in logs["model.optimizer.lr=1000000.0"]
     assert "Trial failed" not in logs["model.optimizer.lr=0.1"]
+    # The summary lists each failed trial's folder with its error line.
+    failed = summary.split("## Failed trials", 1)[1]
+    assert "model.optimizer.lr=-1.0 must be a positive number" in failed
+    assert "diverged" in failed and failed.count("| FAILED |") == 2
+
+
+def test_a_search_whose_every_trial_fails_ends_with_its_summary(tmp_path: Path) -> None:
+    # Optuna's sweeper asks the study for its best trial at the end, which none is.
+    result = run_train(
+        tmp_path, *SEARCH, "hydra.sweeper.n_trials=2", "model.optimizer.lr=-1.0", full_error=False
+    )
+    summary = sweep_dir(tmp_path) / "summary.md"
+    assert error_line(result) == f"Error: every job of the multirun failed (2); see {summary}"
+    text = summary.read_text()
+    assert "No trial completed." in text and "trials: 2 (2 FAIL)" in text
+    assert text.split("## Failed trials")[1].count("lr=-1.0 must be a positive number") == 2
 
 
 def test_the_same_command_again_resumes_the_study(tmp_path: Path) -> None:
@@ -170,3 +187,39 @@ def test_grid_multirun_runs_every_combination(tmp_path: Path) -> None:
         (f"model.optimizer.lr={lr}", f"seed={seed}") for lr in (0.1, 0.01) for seed in (1, 2)
     }
     assert all((job / "metrics.json").is_file() for job in jobs)
+    records = [json.loads((job / "job.json").read_text()) for job in jobs]
+    assert [record["status"] for record in records] == ["COMPLETED"] * 4
+    summary = (sweep / "summary.md").read_text()
+    assert "jobs: 4 (4 COMPLETED)" in summary and summary.count("| COMPLETED |") == 4
+
+
+def test_a_failing_grid_job_is_listed_in_the_summary_with_its_error(tmp_path: Path) -> None:
+    result = run_train(tmp_path, *QUICK, "model.optimizer.lr=0.1,-1.0,0.05", full_error=False)
+    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
+    summary = sweep / "summary.md"
+    assert error_line(result) == f"Error: 1 of 3 jobs failed; see {summary}"
+    text = summary.read_text()
+    assert "jobs: 3 (2 COMPLETED, 1 FAILED)" in text
+    [failed] = [line for line in text.splitlines() if "| FAILED |" in line]
+    assert failed.startswith("| 1 | FAILED |  | `model.optimizer.lr=-1.0` |")
+    assert "model.optimizer.lr=-1.0 must be a positive number" in failed
+    assert json.loads((sweep / "2" / "job.json").read_text())["status"] == "COMPLETED"
+
+
+def test_a_monitor_typo_stops_a_multirun_before_any_job(tmp_path: Path) -> None:
+    result = run_train(tmp_path, *QUICK, "monitor.metric=val/accuracy", "seed=1,2")
+    assert "monitor.metric=val/accuracy is not logged by regression runs" in error_line(result)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_local_multirun_may_use_ddp_spawn(tmp_path: Path) -> None:
+    ddp = ("trainer=ddp_sim", "trainer.strategy=ddp_spawn", "trainer.max_epochs=2", "test=false")
+    result = run_train(tmp_path, *ddp, "data.num_samples=300", "logger=none", "seed=1,2")
+    assert result.returncode == 0, result.stderr
+    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [job.name for job in jobs] == ["0", "1"]
+    for job in jobs:
+        assert "1 node(s) x 2 device(s): world size 2" in (job / "train.log").read_text()
+        assert json.loads((job / "metrics.json").read_text())["val/loss"] > 0
+        assert (job / "checkpoints" / "last.ckpt").is_file()

@@ -69,6 +69,20 @@ def test_bad_tables_get_one_clear_message(tmp_path: Path, kwargs: dict, message:
         CSVDataModule(**settings).setup()
 
 
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("a,b,y\n1,2,3\n4,nan,6\n7,inf,9\n", "column 'b' holds 'nan' on line 3, not a finite"),
+        ("a,b,y\n1,2,3\n4,5,-inf\n", "column 'y' holds '-inf' on line 3"),
+        ("a,b,y\n1,1e39,3\n", "column 'b' holds '1e39' on line 2"),  # beyond float32
+    ],
+)
+def test_non_finite_numbers_are_found_at_load(tmp_path: Path, table: str, message: str) -> None:
+    (tmp_path / "t.csv").write_text(table)
+    with pytest.raises(DataError, match=message):
+        CSVDataModule(path=str(tmp_path / "t.csv"), target_column="y").setup()
+
+
 def test_train_on_a_csv_through_the_config(make_config, tmp_path: Path) -> None:
     path = write_table(tmp_path / "table.csv")
     overrides = (f"data.path={path}", "data.target_column=y", "data.feature_columns=[a,b]")

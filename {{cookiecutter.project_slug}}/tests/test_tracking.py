@@ -1,26 +1,31 @@
 """Every experiment logger, run for real and read back with the tool's own reader."""
 
 import csv
+import http.server
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.loggers import wandb_mode
 from {{ cookiecutter.package_name }}.tools.compare import main as compare_main
 from {{ cookiecutter.package_name }}.tools.plots import read_curves
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import PROJECT_ROOT, run_script
+from .conftest import PROJECT_ROOT, error_line, run_script
 from .wandb_records import records
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -34,26 +39,50 @@ def assert_png(path: Path) -> None:
     assert width > 100 and height > 100
 
 
+@contextmanager
+def refusing_server() -> Iterator[str]:
+    """A server on the loopback that answers every request as W&B does a key it refuses."""
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"errors": [{"message": "user is not logged in"}]}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_wandb_mode_follows_the_environment_and_the_login(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
+    # What needs no server; the answers of servers are tested from the command line below
+    # (wandb reads WANDB_BASE_URL once per process).
+    for name in ("WANDB_API_KEY", "WANDB_MODE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # refused at once: no server
     monkeypatch.setenv("NETRC", str(tmp_path / "missing-netrc"))
-    assert wandb_mode() == "offline"
-    monkeypatch.setenv("WANDB_API_KEY", "k" * 40)
-    assert wandb_mode() == "online"
+    started = time.monotonic()
+    assert wandb_mode() == "offline"  # no key: offline, without asking any server
+    assert time.monotonic() - started < 5 and "did not answer" not in caplog.text
     monkeypatch.setenv("WANDB_MODE", "offline")
     assert wandb_mode() == "offline"  # WANDB_MODE always wins
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert wandb_mode() == "disabled"
     monkeypatch.delenv("WANDB_MODE")
-    monkeypatch.delenv("WANDB_API_KEY")
-    login = tmp_path / "netrc"
-    login.write_text(f"machine api.wandb.ai\n  login user\n  password {'s' * 40}\n")
-    login.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(login))
-    assert wandb_mode() == "online"  # `wandb login` wrote the key there
+    monkeypatch.setenv("WANDB_API_KEY", "abc")
+    with pytest.raises(ConfigError, match="W&B does not accept the API key .*40"):
+        wandb_mode()
 
 
 @pytest.mark.slow
@@ -195,6 +224,72 @@ def test_wandb_runs_offline_without_login_or_network(tmp_path: Path) -> None:
     assert len(val_loss) == len(epochs) > 1  # one per epoch (early stopping may end it early)
     assert val_loss[-1] < val_loss[0]
     assert any("test/r2" in row for row in history)
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A server on the loopback that accepts connections and never answers: a network that
+    has gone away, or a firewall dropping the packets."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept_all() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:  # closed
+                return
+
+    thread = threading.Thread(target=accept_all, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+        for connection in held:
+            connection.close()
+
+
+@pytest.mark.slow
+def test_wandb_with_a_key_and_no_reachable_server_logs_offline_after_a_short_wait(
+    tmp_path: Path,
+) -> None:
+    with silent_server() as url:
+        env = offline_env(tmp_path, WANDB_API_KEY="k" * 40, WANDB_BASE_URL=url)
+        started = time.monotonic()
+        result = run_train(tmp_path, env, "logger=wandb", "trainer.max_epochs=2")
+        elapsed = time.monotonic() - started
+    assert f"W&B: {url} did not answer within 10 s; logging offline" in result.stdout
+    assert "upload this run later with: wandb sync" in result.stdout
+    [run] = wandb_runs(tmp_path)
+    assert first(run, "exit").exit_code == 0
+    assert elapsed < 60, f"{elapsed:.0f} s"  # the run itself takes ~15 s; wandb alone retried 100
+    with silent_server() as url:  # `wandb login` wrote the key into ~/.netrc: the same
+        login = tmp_path / "home" / ".netrc"
+        login.write_text(f"machine {url.removeprefix('http://')}\n  password {'s' * 40}\n")
+        login.chmod(0o600)
+        result = run_train(tmp_path, offline_env(tmp_path, WANDB_BASE_URL=url), "logger=wandb")
+    assert f"W&B: {url} did not answer within 10 s; logging offline" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_key_wandb_refuses_is_one_line(tmp_path: Path) -> None:
+    def refused(**env: str) -> str:
+        command = [sys.executable, str(PROJECT_ROOT / "train.py"), "logger=wandb"]
+        env = offline_env(tmp_path, **env)
+        return error_line(
+            subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+        )
+
+    with refusing_server() as url:
+        line = refused(WANDB_API_KEY="k" * 40, WANDB_BASE_URL=url)
+    assert line == (
+        f"Error: W&B does not accept the API key (Failed to authenticate with {url}: user is not"
+        " logged in); run `wandb login --relogin`, or unset WANDB_API_KEY to log offline"
+    )
+    line = refused(WANDB_API_KEY="abc")
+    assert "W&B does not accept the API key (WANDB_API_KEY invalid" in line
+    assert not list((tmp_path / "logs").glob("runs/*"))  # refused before the run started
 
 
 @pytest.mark.slow

@@ -31,7 +31,8 @@ def linear_run(tmp_path_factory: pytest.TempPathFactory):
     output_dir = tmp_path_factory.mktemp("linear")
     cfg = compose_config(output_dir, "model=linear", "trainer=cpu")
     metrics = train(cfg)
-    state = torch.load(output_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    [best] = (output_dir / "checkpoints").glob("best-*.ckpt")  # the weights the run tested
+    state = torch.load(best, weights_only=True)["state_dict"]
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     # The whole training split as the model saw it: standardised features, float32 tensors.

@@ -20,12 +20,13 @@ EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"
 
 def test_default_callbacks(make_config) -> None:
     built = instantiate_group(make_config().callbacks)
-    expected = [cb.ModelCheckpoint, cb.EarlyStopping, OptionalLearningRateMonitor]
-    expected += [cb.RichProgressBar, cb.RichModelSummary, StopOnNonFiniteLoss, CheckpointOnSigterm]
+    expected = [cb.ModelCheckpoint, cb.ModelCheckpoint, cb.EarlyStopping]
+    expected += [OptionalLearningRateMonitor, cb.RichProgressBar, cb.RichModelSummary]
+    expected += [StopOnNonFiniteLoss, CheckpointOnSigterm]
     assert [type(callback) for callback in built] == expected
-    checkpoint, early_stopping = built[:2]
-    assert checkpoint.monitor == early_stopping.monitor == "val/loss"
-    assert checkpoint.save_last
+    best, last, early_stopping = built[:3]
+    assert best.monitor == early_stopping.monitor == "val/loss"
+    assert last.monitor is None and last.filename == "last"  # saved after every epoch
 
 
 def test_default_callbacks_train_without_a_logger(make_config) -> None:

@@ -1,6 +1,7 @@
 """Callbacks the configs in conf/callbacks/ build, where Lightning's own need a small change,
-and `RunRecord`, which every task adds to record what ran."""
+`RunRecord`, which every task adds to record what ran, and the trainer's checkpoint writer."""
 
+import io
 import logging
 import warnings
 from pathlib import Path
@@ -9,13 +10,15 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch import callbacks
+from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, OnExceptionCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 from torch import nn
 
 from .errors import ConfigError, TrainingDiverged
-from .runs import RUN_CONFIG, RUN_INFO, git_state, job_config, record_run
+from .runs import RUN_CONFIG, RUN_INFO, atomic_open, git_state, job_config, record_run
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +58,20 @@ class StopOnNonFiniteLoss(Callback):
         if not bad:
             return
         value = loss.item() if loss is not None else float("nan")
-        checkpoint = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none saved"
+        checkpoint = last_checkpoint(trainer) or "none saved"
         raise TrainingDiverged(
             f"the training loss became {value} at epoch {trainer.current_epoch}, step"
             f" {trainer.global_step}; stopped. Last good checkpoint: {checkpoint}. Start again"
             " with a lower model.optimizer.lr, or resume from it with trainer.gradient_clip_val=1.0"
             " (a resumed run keeps its optimizer's learning rate)"
         )
+
+
+def last_checkpoint(trainer: L.Trainer) -> str | None:
+    """The run's last.ckpt (the end of its latest epoch), once one is saved."""
+    dirpath = getattr(trainer.checkpoint_callback, "dirpath", None)
+    path = Path(dirpath) / "last.ckpt" if dirpath else None
+    return str(path) if path and path.is_file() else None
 
 
 class CheckpointOnSigterm(OnExceptionCheckpoint):
@@ -163,3 +173,23 @@ class RunRecord(Callback):
         }
         for logger in trainer.loggers:
             logger.log_hyperparams(config)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file in its own folder, then renames it into place.
+
+    Lightning's writer stages the file in the system's temporary folder and moves it, which
+    between two filesystems is a copy: a full disk then leaves a truncated checkpoint under its
+    final name. Renamed within its folder, a checkpoint is whole or not there, and the one it
+    replaces stays until then. Remote paths (s3://...) keep Lightning's own writer.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
+    ) -> None:
+        if "://" in str(path) or storage_options is not None:
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        buffer = io.BytesIO()  # serialised first: a failing write is then an OSError, named
+        torch.save(checkpoint, buffer)
+        with atomic_open(Path(path), "wb") as file:
+            file.write(buffer.getbuffer())

@@ -2,11 +2,12 @@
 
 Hydra has already checked keys and types against the schemas (config.py). What is left needs
 Python: values in range, the `_target_`s' own arguments, the machine's hardware, the monitored
-metric of the data's task, and the checkpoint to start from.
+metric of the data's task, the run folder, and the checkpoint to start from.
 """
 
 import difflib
 import inspect
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -14,18 +15,46 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
+from .config import on_rank_zero
 from .errors import ConfigError
 from .models.tasks import metric_names
+from .runs import RESOLVED_CONFIG, check_run_folder, job_config, job_keys
+
+log = logging.getLogger(__name__)
+
+# Where `ckpt_path=last` looks under paths.log_dir; debug runs (logs/debug/) are left out.
+LAST_CHECKPOINTS = (
+    "runs/*/checkpoints/last.ckpt",
+    "multiruns/*/*/checkpoints/last.ckpt",
+    "sweeps/*/*/checkpoints/last.ckpt",
+)
 
 
 def check_before_start(cfg: DictConfig, checkpoint_required: bool = False) -> str | None:
     """Every check of `cfg`; returns the checkpoint to start from (`ckpt_path`), as a file."""
     check_config(cfg)
     check_hardware(cfg.trainer)
-    return find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, required=checkpoint_required)
+    output_dir = Path(cfg.paths.output_dir)
+    # The other processes of a DDP run share rank 0's folder when it is given (hydra.run.dir),
+    # and have none otherwise (their output_dir is where they were started): check the same.
+    if on_rank_zero(True, output_dir.resolve() != Path.cwd().resolve()):
+        check_run_folder(output_dir, job_config(cfg), RESOLVED_CONFIG)
+    return find_checkpoint(
+        cfg.get("ckpt_path"), cfg.paths.log_dir, checkpoint_required, running_multirun()
+    )
+
+
+def running_multirun() -> Path | None:
+    """The folder of the multirun this job belongs to, if any: its jobs' checkpoints are not
+    for `ckpt_path=last` (job 1 would resume from job 0's)."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return Path(HydraConfig.get().sweep.dir)
 
 
 def check_config(cfg: DictConfig) -> None:
@@ -34,15 +63,21 @@ def check_config(cfg: DictConfig) -> None:
     check_values(cfg)
     for key, node in target_nodes(cfg):
         check_arguments(key, node)
+    check_monitored_metrics(cfg)
+
+
+def check_monitored_metrics(cfg: DictConfig) -> None:
+    """`monitor.metric`, `optimized_metric` and every callback's or the model's own `monitor`
+    are metrics the data's task logs: a typo stops the run now, not after its first epoch."""
     task = data_task(cfg.data)
-    check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
-    if cfg.get("optimized_metric"):
+    if cfg.get("optimized_metric"):  # first: a search's monitor.metric is set from it
         check_monitored_metric("optimized_metric", cfg.optimized_metric, task)
-
-
-def job_keys(cfg: DictConfig) -> list[str]:
-    """The top-level keys of the job's own config (Hydra's node left out, when present)."""
-    return [str(key) for key in cfg if key != "hydra"]
+    if cfg.monitor.metric != cfg.get("optimized_metric"):
+        check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
+    for key, node in target_nodes(cfg):  # callbacks, the model's scheduler
+        monitor = node.get("monitor")
+        if isinstance(monitor, str) and monitor != cfg.monitor.metric:
+            check_monitored_metric(f"{key}.monitor", monitor, task)
 
 
 def check_no_missing_values(cfg: DictConfig, prefix: str = "") -> None:
@@ -66,6 +101,9 @@ def check_values(cfg: DictConfig) -> None:
     lr = _number(cfg, "model.optimizer.lr")
     if isinstance(lr, int | float) and not (math.isfinite(lr) and lr > 0):
         raise ConfigError(f"model.optimizer.lr={lr} must be a positive number, e.g. 0.01")
+    for key, value in numbers(OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)))):
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}={value} is not a finite number; give a number, e.g. 0.1")
     for key, low in (("data.batch_size", 1), ("data.num_workers", 0), ("trainer.max_epochs", -1)):
         value = _number(cfg, key)
         if isinstance(value, int) and value < low:
@@ -85,6 +123,18 @@ def check_values(cfg: DictConfig) -> None:
         )
     if cfg.monitor.mode not in ("min", "max"):
         raise ConfigError(f"monitor.mode={cfg.monitor.mode} must be min or max")
+
+
+def numbers(node: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """(dotted key, value) of every float in a config container (interpolations not resolved)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from numbers(value, f"{prefix}{key}.")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from numbers(value, f"{prefix}{i}.")
+    elif isinstance(node, float):
+        yield prefix.rstrip("."), node
 
 
 def target_nodes(cfg: DictConfig, prefix: str = "") -> Iterator[tuple[str, DictConfig]]:
@@ -209,24 +259,33 @@ def check_devices(accelerator: str, devices: Any) -> None:
 
 
 def find_checkpoint(
-    ckpt_path: str | None, log_dir: str | os.PathLike[str], required: bool = False
+    ckpt_path: str | None,
+    log_dir: str | os.PathLike[str],
+    required: bool = False,
+    skip: Path | None = None,
 ) -> str | None:
-    """`ckpt_path` as a readable file: `last` is the newest run's checkpoints/last.ckpt."""
+    """`ckpt_path` as a readable file. `last` is the newest last.ckpt of any run, multirun job
+    or sweep trial under `log_dir`, except those in the folder `skip`; debug runs (in
+    logs/debug/) never count."""
     if ckpt_path is None:
         if required:
             raise ConfigError(
                 "this command needs a checkpoint: add ckpt_path=path/to/file.ckpt"
-                " or ckpt_path=last (the newest run's last.ckpt)"
+                " or ckpt_path=last (the newest last.ckpt under logs/)"
             )
         return None
     if ckpt_path == "last":
-        candidates = sorted(Path(log_dir).glob("runs/*/checkpoints/last.ckpt"))
-        if not candidates:
+        found = [path for pattern in LAST_CHECKPOINTS for path in Path(log_dir).glob(pattern)]
+        if skip is not None:
+            found = [path for path in found if not path.resolve().is_relative_to(skip.resolve())]
+        if not found:
             raise ConfigError(
-                f"ckpt_path=last found no runs/*/checkpoints/last.ckpt under {log_dir};"
-                " train first, or give the file: ckpt_path=path/to/file.ckpt"
+                f"ckpt_path=last found no last.ckpt of a run, multirun or sweep under {log_dir}"
+                " (debug runs do not count); train first, or give the file:"
+                " ckpt_path=path/to/file.ckpt"
             )
-        ckpt_path = str(candidates[-1].resolve())  # run folders are named by start time
+        ckpt_path = str(max(found, key=lambda path: path.stat().st_mtime).resolve())
+        log.info("ckpt_path=last: %s, the newest last.ckpt under %s", ckpt_path, log_dir)
     if not Path(ckpt_path).is_file():
         raise ConfigError(
             f"ckpt_path={ckpt_path} is not a file; give an existing .ckpt"

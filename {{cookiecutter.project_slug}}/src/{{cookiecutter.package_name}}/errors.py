@@ -21,7 +21,8 @@ from hydra.errors import (
 )
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-WRITE_ERRORS = (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a quota, a file size limit
+WRITE_ERRORS = (*NO_SPACE, errno.EACCES, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
 
 
 class ProjectError(Exception):
@@ -79,7 +80,13 @@ def describe(error: BaseException) -> str | None:
         )
     if isinstance(error, OSError) and error.errno in WRITE_ERRORS:
         where = error.filename or "a file"
-        return f"cannot write {where}: {error.strerror}; free space or choose another folder"
+        if error.errno in NO_SPACE:  # files are written whole or not at all (runs.atomic_open)
+            return (
+                f"cannot write {where}: {error.strerror}; the files written before are intact."
+                " Free space (or set paths.log_dir to another disk), then resume with"
+                " ckpt_path=last"
+            )
+        return f"cannot write {where}: {error.strerror}; choose another folder"
     return None
 
 

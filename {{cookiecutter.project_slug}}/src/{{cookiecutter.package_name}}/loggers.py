@@ -10,16 +10,45 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import ConfigError
+
 log = logging.getLogger(__name__)
+
+# How wandb words a verification that got no answer from the server (wandb 0.2x, 0.3x).
+UNREACHABLE = ("Failed to execute API request", "An error occurred while checking")
 
 
 def wandb_mode() -> str:
-    """`WANDB_MODE` when set; else online with an API key or a `wandb login`, offline without."""
+    """`WANDB_MODE` when set; else online with an API key or a `wandb login` that the server
+    accepts, and offline without a key or when the server does not answer in time.
+
+    The key is checked with the server once, within `WANDB_HTTP_TIMEOUT` seconds (10 unless
+    set): without that, a key and no network would stall the run while wandb retries its
+    connection for a minute and a half, then fail it.
+    """
     if os.environ.get("WANDB_MODE"):
         return os.environ["WANDB_MODE"]
     import wandb
 
-    return "online" if wandb.login(prompt=False, verify=False) else "offline"
+    try:
+        if not wandb.login(prompt=False, verify=True):
+            return "offline"  # no key, no login
+    except wandb.errors.AuthenticationError as err:
+        reason = str(err).splitlines()[0]
+        if not any(text in reason for text in UNREACHABLE):  # a malformed or refused key
+            raise ConfigError(
+                f"W&B does not accept the API key ({reason}); run `wandb login --relogin`,"
+                " or unset WANDB_API_KEY to log offline"
+            ) from None
+        host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
+        log.warning(
+            "W&B: %s did not answer within %s s; logging offline instead (upload later with"
+            " `wandb sync`, or set WANDB_MODE=offline to skip the wait)",
+            host,
+            os.environ.get("WANDB_HTTP_TIMEOUT", 10),
+        )
+        return "offline"
+    return "online"
 
 
 def sweep_group() -> str | None:
@@ -47,7 +76,7 @@ def wandb_logger(
 
     mode = wandb_mode()
     if mode == "offline":
-        log.info("W&B: no API key or login found, logging offline (no network needed)")
+        log.info("W&B: logging offline into %s/wandb (no network needed)", save_dir)
     return WandbLogger(
         save_dir=save_dir,
         project=project,

@@ -25,6 +25,7 @@ from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
 from .loading import from_checkpoint, require_data_state, trained_data_state, trained_shapes
 from .models import SupervisedModule
+from .runs import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,7 @@ def write_input_predictions(
 
 def write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
     """One row per sample: index, target_0.., prediction_0.."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as file:
+    with atomic_open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(
             ["index"]

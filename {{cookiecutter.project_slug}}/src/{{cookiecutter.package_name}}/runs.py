@@ -1,25 +1,36 @@
-"""What a run leaves in its folder for people and tools: its config, provenance and metrics."""
+"""What a run leaves in its folder for people and tools: its config, provenance and metrics.
+
+Every file is written atomically (`atomic_open`), and a folder belongs to one config
+(`check_run_folder`, and `RunFolderCheck` before Hydra writes into it). Imported by Hydra at
+start-up (the callback in conf/hydra/default.yaml), so it stays light: no torch, no Lightning.
+"""
 
 import json
+import os
 import platform
 import subprocess
 import sys
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from .errors import ConfigError, ProjectError
 
 PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy")
 RUN_INFO = "run_info.json"  # written once training starts: a folder without it never ran
 RUN_CONFIG = "run_config"  # the checkpoint's key for the resolved config of its run
+RESOLVED_CONFIG = "config_resolved.yaml"  # the config the run's work started with
 
 
 def job_config(cfg: DictConfig) -> dict[str, Any]:
     """The run's config resolved to plain values, without Hydra's own node."""
-    keys = [str(key) for key in cfg if key != "hydra"]
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, keys), resolve=True)  # type: ignore[return-value]
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)), resolve=True)  # type: ignore[return-value]
 
 
 def git_state(directory: Path) -> dict[str, Any]:
@@ -48,22 +59,107 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
     return versions
 
 
+@contextmanager
+def atomic_open(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """`open(path, mode)` for writing, where `path` changes only once the file is complete.
+
+    The data goes to a temporary file in the same folder, which then replaces `path` in one
+    rename: a crash or a full disk midway leaves the previous file as it was (and removes the
+    partial one). The same folder, because a rename is atomic only within one filesystem.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(temporary, mode.replace("w", "x"), **kwargs) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())  # on disk before the rename makes it the file
+        os.replace(temporary, path)
+    except BaseException as error:
+        with suppress(OSError):
+            temporary.unlink()
+        if isinstance(error, OSError) and error.errno and not error.filename:
+            raise OSError(error.errno, error.strerror, str(path)) from error  # name the file
+        raise
+
+
+def write_atomically(path: Path, text: str) -> None:
+    with atomic_open(path) as file:
+        file.write(text)
+
+
 def record_run(output_dir: Path, config: Mapping[str, Any]) -> None:
     """Writes config_resolved.yaml and run_info.json (git, versions, command) into the run."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(config))
+    write_atomically(output_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(config))
     info = {
         "command": sys.argv,
         "git": git_state(Path(__file__).resolve().parent),
         "python": platform.python_version(),
         "packages": package_versions(),
     }
-    (output_dir / RUN_INFO).write_text(json.dumps(info, indent=2) + "\n")
+    write_atomically(output_dir / RUN_INFO, json.dumps(info, indent=2) + "\n")
 
 
 def save_metrics(metrics: Mapping[str, float], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+    write_atomically(path, json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+
+
+def config_differences(before: Any, after: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """{dotted key: (value before, value after)} for every key whose value differs; a key
+    only one config has shows the other side as None."""
+    if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
+        return {} if before == after else {prefix.rstrip("."): (before, after)}
+    differences: dict[str, tuple[Any, Any]] = {}
+    for key in [*before, *(key for key in after if key not in before)]:
+        differences |= config_differences(before.get(key), after.get(key), f"{prefix}{key}.")
+    return differences
+
+
+def check_run_folder(run_dir: Path, config: Mapping[str, Any], recorded: str) -> None:
+    """Refuses `run_dir` when the config recorded there (the file `recorded`) is not `config`.
+
+    A run folder belongs to one config: the same config again is a requeued or restarted job,
+    which continues from the folder's last.ckpt; any other would mix two runs in one folder.
+    """
+    path = run_dir / recorded
+    if not path.is_file():
+        return
+    differences = config_differences(OmegaConf.to_container(OmegaConf.load(path)), config)
+    if not differences:
+        return
+    shown = [f"{key}={new} (was {old})" for key, (old, new) in list(differences.items())[:4]]
+    more = f" and {len(differences) - 4} more" if len(differences) > 4 else ""
+    raise ConfigError(
+        f"{run_dir} holds a run of another config ({', '.join(shown)}{more}); leave"
+        " hydra.run.dir unset for a new folder, or train on from that run in a new one with"
+        f" ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}"
+    )
+
+
+class RunFolderCheck(Callback):
+    """Hydra callback: refuses to reuse a run folder for another config before Hydra writes
+    into it (its composed config, overrides and log would replace the first run's)."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            subdir = config.hydra.output_subdir
+            run_dir = Path(config.hydra.run.dir)
+        except Exception:  # a run folder that needs the running job's Hydra state: Hydra's turn
+            return
+        if subdir is None:  # a process other than rank 0, which writes no folder
+            return
+        job = OmegaConf.to_container(OmegaConf.masked_copy(config, job_keys(config)))
+        try:
+            check_run_folder(run_dir, cast(dict[str, Any], job), f"{subdir}/config.yaml")
+        except ProjectError as err:
+            # Hydra turns a callback's exception into a warning and goes on: stop here instead.
+            print(f"Error: {err}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+
+def job_keys(cfg: DictConfig) -> list[str]:
+    return [str(key) for key in cfg if key != "hydra"]
 
 
 def print_metrics(metrics: Mapping[str, float], title: str = "Final metrics") -> None:

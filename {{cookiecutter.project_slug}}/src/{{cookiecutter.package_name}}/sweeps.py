@@ -4,25 +4,34 @@ Imported by Hydra at start-up (the callback in conf/hydra/default.yaml), so it s
 training stack and Optuna are imported only inside the hooks that need them.
 """
 
+import json
 import logging
 import math
 import os
 import socket
 import sys
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from .errors import ConfigError, ProjectError, describe, exit_with, wants_traceback
+from .runs import write_atomically
 
 log = logging.getLogger(__name__)
 
 DIRECTIONS = {"min": "minimize", "max": "maximize"}
 CLUSTER_LAUNCHERS = ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",)
+SPAWNING = ("spawn", "fork", "notebook")  # strategies whose processes Lightning starts itself
+JOB_RECORD = "job.json"  # each multirun job's status and value or error, in its folder
 
 
-class TrialFailed(RuntimeError):
+class TrialFailed(ProjectError, RuntimeError):
     """A job ran but produced no usable objective value (missing, NaN or infinite)."""
 
 
@@ -65,33 +74,123 @@ def optuna_direction(mode: str) -> str:
     return DIRECTIONS[mode]
 
 
+def several_processes(trainer: DictConfig) -> bool:
+    """Whether the trainer runs more than one process (devices x nodes)."""
+    devices = trainer.devices
+    if OmegaConf.is_list(devices):
+        count = len(devices)
+    elif isinstance(devices, int):
+        count = devices if devices > 0 else 2  # -1: every device, as many as there are
+    else:
+        count = 1 if str(devices) in ("1", "auto") else 2
+    return count * int(trainer.get("num_nodes") or 1) > 1
+
+
 def check_multirun(config: DictConfig) -> None:
     """What would break every job of a multirun, found before the first one starts."""
-    from .checks import check_monitored_metric, data_task
-    from .errors import ConfigError
+    from .checks import check_monitored_metrics  # torch: not at Hydra's start-up
 
     trainer = config.trainer
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
-    spawns = str(trainer.strategy).startswith("ddp") and str(trainer.devices) != "1"
-    if spawns and launcher not in CLUSTER_LAUNCHERS:
+    starts_itself = any(word in str(trainer.strategy) for word in SPAWNING)
+    if several_processes(trainer) and not starts_itself and launcher not in CLUSTER_LAUNCHERS:
         # Lightning starts the extra processes by running the command line again, and in a
-        # multirun that command line is the whole sweep. On SLURM, srun starts every process.
+        # multirun that command line is the whole sweep. On SLURM, srun starts every process;
+        # ddp_spawn starts them from inside the job.
         raise ConfigError(
             f"trainer.strategy={trainer.strategy} with trainer.devices={trainer.devices} starts"
-            " extra processes, which in a multirun (-m) would each rerun the whole sweep; run"
-            " the jobs on SLURM (hydra/launcher=slurm), or one at a time without -m"
+            " extra processes by running the command line again, which in a multirun (-m) is"
+            " the whole sweep; use trainer.strategy=ddp_spawn, run the jobs on SLURM"
+            " (hydra/launcher=slurm), or one at a time without -m"
         )
-    if config.get("optimized_metric"):
-        check_monitored_metric("optimized_metric", config.optimized_metric, data_task(config.data))
+    check_monitored_metrics(config)
+
+
+def job_line(error: BaseException) -> str:
+    """The one line that says why a job failed: its `Error:` line, else the exception's."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return describe(error) or f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def record_job(job_dir: Path, job_return: Any, overrides: list[str]) -> None:
+    """Writes job.json into the job's folder: status, the value returned, or the error line.
+
+    Jobs may run in other processes or on other machines (joblib, submitit), so the summary at
+    the end of the multirun reads these files rather than anything held in memory.
+    """
+    record: dict[str, Any] = {"status": "COMPLETED", "value": None, "error": None}
+    try:
+        value = job_return.return_value  # raises the job's exception when it failed
+        record["value"] = float(value) if isinstance(value, int | float) else None
+    except Exception as error:
+        record |= {"status": "FAILED", "error": job_line(error)}
+    record["overrides"] = overrides
+    write_atomically(job_dir / JOB_RECORD, json.dumps(record, indent=2) + "\n")
+
+
+def job_records(sweep_dir: Path, since: float = 0.0) -> list[dict[str, Any]]:
+    """The job.json of every job folder in `sweep_dir` written at or after `since` (a time),
+    with its folder name; a job without one (killed, or still running) is UNFINISHED."""
+    records = []
+    for folder in sorted(sweep_dir.iterdir() if sweep_dir.is_dir() else [], key=_job_order):
+        path = folder / JOB_RECORD
+        marker = path if path.is_file() else folder / ".hydra" / "overrides.yaml"
+        if not marker.is_file() or marker.stat().st_mtime < since:
+            continue
+        if path.is_file():
+            record = json.loads(path.read_text())
+        else:
+            overrides = OmegaConf.to_container(OmegaConf.load(marker))
+            record = {"status": "UNFINISHED", "value": None, "error": None, "overrides": overrides}
+        records.append(record | {"folder": folder.name})
+    return records
+
+
+def _job_order(folder: Path) -> tuple[int, str]:
+    number = folder.name.partition("_")[0]
+    return (int(number) if number.isdigit() else -1, folder.name)
+
+
+def common_overrides(records: list[dict[str, Any]]) -> list[str]:
+    """The overrides every job shares (the command line's fixed ones), in their order."""
+    shared = set.intersection(*(set(job["overrides"]) for job in records)) if records else set()
+    return [o for o in records[0]["overrides"] if o in shared] if records else []
+
+
+def jobs_markdown(records: list[dict[str, Any]], metric: str, common: list[str]) -> list[str]:
+    """A Markdown table of jobs: folder, status, value, their own overrides, error line."""
+    lines = [f"| job | status | {metric} | overrides | error |", "| --- | --- | --- | --- | --- |"]
+    for job in records:
+        value = "" if job["value"] is None else f"{job['value']:.6g}"
+        own = " ".join(f"`{o}`" for o in job["overrides"] if o not in common)
+        error = (job["error"] or "").replace("|", "\\|")
+        lines.append(f"| {job['folder']} | {job['status']} | {value} | {own} | {error} |")
+    return lines
+
+
+def write_jobs_summary(sweep_dir: Path, metric: str) -> Path:
+    """summary.md of a grid multirun: every job with its status and value or error line."""
+    records = job_records(sweep_dir)
+    common = common_overrides(records)
+    states = Counter(job["status"] for job in records)
+    counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+    lines = [f"# Multirun `{sweep_dir.name}`", "", f"jobs: {len(records)} ({counts})", ""]
+    if common:
+        lines += ["Every job: " + " ".join(f"`{o}`" for o in common), ""]
+    path = sweep_dir / "summary.md"
+    write_atomically(path, "\n".join([*lines, *jobs_markdown(records, metric, common)]) + "\n")
+    return path
 
 
 class MultirunCallback(Callback):
-    """Checks a multirun before its first job; writes an Optuna study's summary at the end, and
-    a k-fold multirun's mean and standard deviation over its folds."""
+    """Checks a multirun before its first job, records each job's result in its folder, and
+    ends with the summary: every job's status, the failed ones with their error line, and for
+    a k-fold multirun each metric's mean and standard deviation over the folds."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None  # when the checks passed and the first job could start
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from .errors import ProjectError
-
         try:
             check_multirun(config)
         except ProjectError as err:
@@ -100,22 +199,45 @@ class MultirunCallback(Callback):
             raise SystemExit(1) from None
         # SQLite creates the study file, not its folder, and the study opens before any trial.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+        self.started = time.time() - 1  # file times may be rounded to the second
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        # In the job's own process; rank 0 alone, as it alone writes the job's folder.
+        if config.hydra.mode == RunMode.MULTIRUN and config.hydra.output_subdir is not None:
+            overrides = list(config.hydra.overrides.task)
+            record_job(Path(config.hydra.runtime.output_dir), job_return, overrides)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.started is None:  # refused before the first job
+            return
+        in_flight = sys.exc_info()[1]  # called from Hydra's `finally`: the sweep's exception
+        sweep_dir = Path(config.hydra.sweep.dir)
+        metric = config.get("optimized_metric") or config.monitor.metric
+        storage = OmegaConf.select(config, "hydra.sweeper.storage", default=None)
+        try:
+            if storage:
+                from .tools.sweep_summary import write_summary  # optuna and matplotlib, now
+
+                study = config.hydra.sweeper.study_name
+                summary = write_summary(storage, study, sweep_dir, metric).resolve()
+            else:
+                summary = write_jobs_summary(sweep_dir, metric).resolve()
+        except Exception as err:  # no study (the sweep failed before it), an unreadable file
+            log.warning("No sweep summary: %s", err)
+            summary = sweep_dir.resolve()
         if any(str(o).startswith("data.fold=") for o in config.hydra.overrides.task):
             from .tools.folds import write_fold_summary
 
-            if folds := write_fold_summary(Path(config.hydra.sweep.dir)):
+            if folds := write_fold_summary(sweep_dir):
                 log.info("Fold summary: %s", folds.resolve())
-        storage = OmegaConf.select(config, "hydra.sweeper.storage", default=None)
-        if not storage:
-            return
-        from .tools.sweep_summary import write_summary  # optuna and matplotlib, only now
-
-        summary = write_summary(
-            storage,
-            config.hydra.sweeper.study_name,
-            Path(config.hydra.sweep.dir),
-            metric=config.optimized_metric,
-        )
-        log.info("Sweep summary: %s", summary.resolve())
+        jobs = job_records(sweep_dir, since=self.started)  # this command's jobs
+        failed = [job for job in jobs if job["status"] != "COMPLETED"]
+        for job in failed:
+            log.error("Job %s %s: %s", job["folder"], job["status"].lower(), job["error"] or "")
+        log.info("Sweep summary: %s", summary)
+        if wants_traceback() or (in_flight is not None and not isinstance(in_flight, Exception)):
+            return  # the sweep's own exception goes on: asked for, or Ctrl-C
+        if jobs and len(failed) == len(jobs):
+            exit_with(f"every job of the multirun failed ({len(jobs)}); see {summary}")
+        if failed and in_flight is not None:  # the grid sweeper stops with the first failure
+            exit_with(f"{len(failed)} of {len(jobs)} jobs failed; see {summary}")

@@ -1,6 +1,8 @@
 """One training run from a composed config: check -> data -> model -> trainer -> fit -> test."""
 
+import json
 import logging
+import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +15,7 @@ from omegaconf import DictConfig
 from .callbacks import RunRecord
 from .checks import check_before_start
 from .config import instantiate
+from .errors import TrainingDiverged
 from .loggers import finish
 from .runs import print_metrics, save_metrics
 
@@ -27,6 +30,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = check_before_start(cfg)  # resume from here, if given
+    if (output_dir / "metrics.json").is_file():  # and the folder's config is this one
+        log.warning(
+            "%s holds this config's finished run: nothing to train. Train on from it in a new"
+            " folder with ckpt_path=%s and a larger trainer.max_epochs",
+            output_dir,
+            output_dir / "checkpoints" / "last.ckpt",
+        )
+        return json.loads((output_dir / "metrics.json").read_text())
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
@@ -51,7 +62,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         warnings.filterwarnings("ignore", r".*there is no last checkpoint available")
         trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path or "last")
     metrics = scalars(trainer.callback_metrics)
-    checkpoint = trainer.checkpoint_callback
+    checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: the best one
+    check_finite_end(metrics, cfg.monitor.metric, trainer)
     best_score = getattr(checkpoint, "best_model_score", None)
     if best_score is not None and (monitored := getattr(checkpoint, "monitor", None)):
         # The monitored value of the checkpoint that is kept and tested, beside the last epoch's.
@@ -72,6 +84,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Run directory: %s", output_dir.resolve())
     finish(trainer.loggers)
     return metrics
+
+
+def check_finite_end(metrics: Mapping[str, float], monitored: str, trainer: L.Trainer) -> None:
+    """A run that ends with a NaN or infinite monitored metric diverged, whatever its loss did
+    on the way: it fails, and says where its best checkpoint is."""
+    value = metrics.get(monitored)
+    if value is None or math.isfinite(value):
+        return
+    best = getattr(trainer.checkpoint_callback, "best_model_path", "") or "none saved"
+    raise TrainingDiverged(
+        f"{monitored} is {value} at the end of training (epoch {trainer.current_epoch - 1}):"
+        f" the run diverged. Best checkpoint: {best}. Start again with a lower"
+        " model.optimizer.lr, or trainer.gradient_clip_val=1.0"
+    )
 
 
 def continue_checkpoints(trainer: L.Trainer, ckpt_path: Path) -> None:

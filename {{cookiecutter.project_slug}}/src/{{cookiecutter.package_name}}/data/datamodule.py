@@ -18,6 +18,21 @@ SPLITS = ("train", "val", "test")
 Arrays = tuple[np.ndarray, np.ndarray]  # (features (N, ...), targets (N, ...))
 
 
+def check_finite(what: str, values: np.ndarray) -> None:
+    """Refuses NaN or infinite numbers, naming the first one's row and column: found here,
+    not as a training loss that becomes NaN and blames the learning rate."""
+    if not np.issubdtype(values.dtype, np.floating):
+        return  # integers, labels and images cannot hold NaN
+    bad = ~np.isfinite(values.reshape(len(values), -1))
+    if bad.any():
+        row, column = (int(i[0]) for i in np.nonzero(bad))
+        value = values.reshape(len(values), -1)[row, column]
+        raise DataError(
+            f"the {what} hold {bad.sum()} NaN or infinite value(s), the first in row {row},"
+            f" column {column} ({value}); fill or drop them before training"
+        )
+
+
 class ArrayDataModule(L.LightningDataModule):
     """Samples held in memory as arrays, split train/val/test, served by DataLoaders.
 
@@ -101,7 +116,11 @@ class ArrayDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits:  # Lightning calls setup once per stage; load once
             return
-        arrays = self._complete_splits(dict(self.load()))
+        loaded = dict(self.load())
+        for name, (x, y) in loaded.items():
+            check_finite(f"{name} features", x)
+            check_finite(f"{name} targets", y)
+        arrays = self._complete_splits(loaded)
         from_checkpoint = list(self.classes) if self.sample_shape else None
         targets = self._encode_targets({name: y for name, (_, y) in arrays.items()})
         if from_checkpoint is not None:  # load_state_dict() came first: keep what it gave

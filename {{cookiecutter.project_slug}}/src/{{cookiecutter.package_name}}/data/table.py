@@ -116,4 +116,9 @@ def numbers(path: Path, rows: list[dict[str, str]], columns: list[str]) -> np.nd
                     " from data.feature_columns (or use data.task=classification for a label"
                     " column)"
                 ) from None
+            if not np.isfinite(values[i, j]):  # float() reads "nan", "inf" and too large numbers
+                raise DataError(
+                    f"{path}: column {column!r} holds {row[column]!r} on line {i + 2}, not a"
+                    " finite number; fill in or drop the rows without a value"
+                )
     return values

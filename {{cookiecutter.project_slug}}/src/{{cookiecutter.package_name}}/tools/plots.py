@@ -14,6 +14,8 @@ matplotlib.use("Agg")  # files only: works on servers and in CI without a displa
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ..runs import atomic_open  # noqa: E402
+
 Curve = tuple[list[float], list[float]]  # (epochs, values)
 
 
@@ -79,9 +81,9 @@ def plot_comparison(curves: Mapping[str, Curve], metric: str, output: Path) -> P
 
 
 def _save(figure: plt.Figure, output: Path) -> Path:
-    output.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(output, dpi=100)
+    with atomic_open(output, "wb") as file:
+        figure.savefig(file, dpi=100, format=output.suffix.lstrip(".") or "png")
     plt.close(figure)
     return output
 

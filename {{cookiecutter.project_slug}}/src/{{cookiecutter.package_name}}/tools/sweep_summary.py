@@ -1,4 +1,5 @@
-"""The summary of an Optuna study: best trial, every trial with its state, the history plot.
+"""The summary of an Optuna study: best trial, every trial with its state, the history plot,
+and the failed trials' error lines (from the job.json in their folders).
 
 Written at the end of each search by the multirun callback (sweeps.py); to rebuild it by hand,
 for instance while a long search runs elsewhere:
@@ -20,6 +21,9 @@ import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 from optuna.visualization.matplotlib import plot_optimization_history  # noqa: E402
 
+from ..runs import atomic_open, write_atomically  # noqa: E402
+from ..sweeps import common_overrides, job_records, jobs_markdown  # noqa: E402
+
 
 def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "value") -> Path:
     """Writes summary.md, trials.csv and optimization_history.png to out_dir; returns summary.md.
@@ -29,15 +33,20 @@ def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "v
     study = optuna.load_study(study_name=study_name, storage=storage)
     out_dir.mkdir(parents=True, exist_ok=True)
     trials = study.trials_dataframe(attrs=("number", "state", "value", "params", "duration"))
-    trials.to_csv(out_dir / "trials.csv", index=False)
+    write_atomically(out_dir / "trials.csv", trials.to_csv(index=False))
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if completed:
         figure = plot_optimization_history(study, target_name=metric).get_figure(root=True)
         assert figure is not None  # the axes belong to a figure of their own
-        figure.savefig(out_dir / "optimization_history.png", dpi=100, bbox_inches="tight")
+        with atomic_open(out_dir / "optimization_history.png", "wb") as file:
+            figure.savefig(file, format="png", dpi=100, bbox_inches="tight")
         plt.close(figure)
     summary = out_dir / "summary.md"
-    summary.write_text(_markdown(study, storage, metric))
+    jobs = job_records(out_dir)  # each trial's folder holds its job.json
+    failed = [job for job in jobs if job["status"] != "COMPLETED"]
+    table = jobs_markdown(failed, metric, common_overrides(jobs))
+    failures = ["", "## Failed trials", "", *table, ""] if failed else []
+    write_atomically(summary, _markdown(study, storage, metric) + "\n".join(failures))
     return summary
 
 
