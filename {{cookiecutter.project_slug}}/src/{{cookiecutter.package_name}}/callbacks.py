@@ -9,8 +9,8 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch import callbacks
 from lightning.fabric.utilities.types import _PATH
+from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, OnExceptionCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
