@@ -80,10 +80,11 @@ def test_an_older_checkpoint_finds_its_settings_in_its_run_folder(digits_run, tm
     # Its splits are still predicted (statistics from the data, as then); new inputs are not.
     predict_cfg = compose_config(tmp_path / "p", f"ckpt_path={copy}", config_name="predict")
     assert len(predict(predict_cfg).read_text().splitlines()) == 1 + round(1797 * 0.2)
-    with open_dict(predict_cfg):
-        predict_cfg.input = str(tmp_path)
+    inputs_cfg = compose_config(tmp_path / "p2", f"ckpt_path={copy}", config_name="predict")
+    with open_dict(inputs_cfg):
+        inputs_cfg.input = str(tmp_path)
     with pytest.raises(ConfigError, match="holds no state of DigitsDataModule"):
-        predict(predict_cfg)
+        predict(inputs_cfg)
 
 
 def test_the_data_state_replaces_what_the_data_would_compute(digits_run, tmp_path) -> None:
