@@ -53,9 +53,18 @@ def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
     log.info("Trial runs in process %d on %s", os.getpid(), socket.gethostname())
     try:
         return objective(train(), metric)
-    except Exception:
-        log.exception("Trial failed")
+    except Exception as error:
+        if pruned(error):
+            log.info("Trial pruned: %s", error)
+        else:
+            log.exception("Trial failed")
         raise
+
+
+def pruned(error: BaseException) -> bool:
+    """Whether `error` is Optuna's signal that the pruner stopped the trial (pruning.py)."""
+    optuna = sys.modules.get("optuna")  # imported by then, if the trial can be pruned at all
+    return optuna is not None and isinstance(error, optuna.TrialPruned)
 
 
 def optuna_direction(mode: str) -> str:
@@ -85,8 +94,20 @@ def check_multirun(config: DictConfig) -> None:
         check_monitored_metric("optimized_metric", config.optimized_metric, data_task(config.data))
 
 
+def register_sweeper(config: DictConfig) -> None:
+    """Hydra builds a sweeper only from its registry of plugins; a sweeper of this package
+    (pruning.PruningOptunaSweeper, chosen in conf/hparams_search/) is registered here."""
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
+    if target.startswith(f"{__package__}."):
+        from hydra.core.plugins import Plugins
+        from hydra.utils import get_class
+
+        Plugins.instance().register(get_class(target))
+
+
 class MultirunCallback(Callback):
-    """Checks a multirun before its first job; writes an Optuna study's summary at the end."""
+    """Checks a multirun before its first job and registers the project's sweeper; writes an
+    Optuna study's summary at the end."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from .errors import ProjectError
@@ -97,6 +118,7 @@ class MultirunCallback(Callback):
             # Hydra turns a callback's exception into a warning and goes on: stop here instead.
             print(f"Error: {err}", file=sys.stderr)
             raise SystemExit(1) from None
+        register_sweeper(config)  # Hydra builds the sweeper right after this hook
         # SQLite creates the study file, not its folder, and the study opens before any trial.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
 
