@@ -1,4 +1,8 @@
-"""Write predictions for a split: python predict.py ckpt_path=last split=test"""
+"""Write predictions for a split: python predict.py ckpt_path=last split=test
+
+The entry point is a @hydra.main function (cli.py); Hydra's shell completion for `python
+predict.py` looks for that name in this file.
+"""
 
 from {{ cookiecutter.package_name }}.cli import predict_main
 
