@@ -30,7 +30,8 @@ from .conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 SCRIPTS = {"train.py": "train", "eval.py": "eval", "predict.py": "predict"}
-FLAGS_WITH_A_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--info", "-i")
+FLAGS_WITH_A_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--info", "-i"}
+FLAGS_WITH_A_VALUE |= {"--shell-completion", "-sc"}
 FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
 ROW = re.compile(r"^\| `(?P<group>\w+)` \| (?:`(?P<option>[\w-]+)`|yours) \|", re.MULTILINE)
 
@@ -94,6 +95,8 @@ def hydra_overrides(words: list[str]) -> list[str]:
     """The overrides alone: without Hydra's flags (-m, --cfg job, ...) and placeholders."""
     overrides, skip_next = [], False
     for word in words:
+        if word in ("|", "&&", ";", ">"):  # the shell's: the command ends here
+            break
         if skip_next:
             skip_next = False
         elif word.startswith("-"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from .conftest import PROJECT_ROOT, console_script, free_port, http_get, serving
 
@@ -84,14 +85,14 @@ def test_optuna_search_beats_its_worst_trial(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def pruned_search(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A study of two trials: a good one, then one 10^4 times slower to learn, which the pruner
-    stops (pruning from the second completed trial on, after one warm-up epoch)."""
+    stops (pruning from the second trial on, after one warm-up epoch); TensorBoard logs both."""
     cwd = tmp_path_factory.mktemp("pruning")
     pruner = "callbacks.optuna_pruning.pruner"
     early = (f"{pruner}.n_startup_trials=1", f"{pruner}.n_warmup_steps=1")
     for lr in (0.1, 0.00001):
         result = run_train(
             cwd, *SEARCH, "trainer.max_epochs=6", *early, "hydra.sweeper.n_trials=1",
-            f"model.optimizer.lr={lr}",
+            f"model.optimizer.lr={lr}", "logger=tensorboard",
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
     return cwd
@@ -114,6 +115,12 @@ def test_a_trial_far_behind_the_others_is_pruned(pruned_search: Path) -> None:
     assert "trials: 2 (1 COMPLETE, 1 PRUNED)" in summary and "Best trial: #0" in summary
     assert "| 1 | PRUNED |" in summary and "| epochs |" in summary
     assert (sweep_dir(pruned_search) / "intermediate_values.png").read_bytes()[:4] == b"\x89PNG"
+    # The pruned run is in TensorBoard's HParams tab too, with the metrics it reached.
+    events = EventAccumulator(str(second / "tensorboard"))
+    events.Reload()
+    assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")
+    [reached] = events.Scalars("hp/val/loss")
+    assert reached.value == pytest.approx(pruned.intermediate_values[1])
 
 
 def test_optuna_dashboard_serves_the_study(pruned_search: Path) -> None:
