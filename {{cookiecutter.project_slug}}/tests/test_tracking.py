@@ -29,6 +29,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SHORT_RUN = ("trainer.max_epochs=2", "callbacks=none", "test=false")
 
 
+@pytest.fixture(autouse=True)
+def no_mlflow_uri_from_earlier_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow puts the store it last used in MLFLOW_TRACKING_URI, which conf/logger/mlflow.yaml
+    reads: each test starts without it, as a new process does."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def assert_png(path: Path) -> None:
     data = path.read_bytes()
     assert data.startswith(PNG_SIGNATURE), f"{path} is not a PNG"
@@ -133,13 +140,9 @@ def mlflow_command(*args: str, store: str, port: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_mlflow_logs_to_a_tracking_server(
-    make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_mlflow_logs_to_a_tracking_server(make_config, tmp_path: Path) -> None:
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    # MLflow leaves the URI it used in MLFLOW_TRACKING_URI; this takes it out after the test.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     command = mlflow_command("server", store=f"sqlite:///{tmp_path}/server.db", port=port)
     with serving(command, f"{uri}/health"):
         train(make_config("logger=mlflow", f"logger.mlflow.tracking_uri={uri}", *SHORT_RUN))
