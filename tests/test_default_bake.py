@@ -1,6 +1,7 @@
 """The default bake is complete, lint-clean, installable, and its own tests and training pass."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,22 @@ def test_training_smoke_run(installed: tuple[Path, Venv]) -> None:
     assert_ok(venv.run("train.py", "trainer.max_epochs=1", cwd=project))
     runs = [p for p in (project / "logs" / "runs").iterdir() if p.is_dir()]
     assert runs, "training should leave a run directory under logs/runs/"
+
+
+@pytest.mark.slow
+def test_installed_commands_complete_in_bash(installed: tuple[Path, Venv], tmp_path: Path) -> None:
+    """The README's `eval "$(my-project-train -sc install=bash)"`, then a TAB after `trainer=g`."""
+    _, venv = installed
+    line = "my-project-train trainer=g"
+    script = (
+        'eval "$(my-project-train -sc install=bash)"\n'
+        f'COMP_LINE="{line}"; COMP_POINT={len(line)}; COMP_CWORD=1\n'
+        'hydra_bash_completion\necho "${COMPREPLY[@]}"\n'
+    )
+    path = f"{venv.root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    result = run(["bash", "-c", script], cwd=tmp_path, env={"PATH": path})
+    assert_ok(result)
+    assert result.stdout.split() == ["trainer=gpu", "trainer=gpu_bf16"]
 
 
 @pytest.mark.slow

@@ -76,6 +76,15 @@ def test_workflow_is_valid_yaml_with_github_expressions_intact(bake: Bake, minim
     ]
     commands = [step.get("run", "") for step in test_job["steps"]]
     assert "python -m pytest" in commands
+    # The oldest dependencies pyproject.toml allows, on the oldest Python, pass the suite too.
+    lowest = workflow["jobs"]["lowest"]
+    [python] = [
+        s["with"]["python-version"] for s in lowest["steps"] if "setup-python" in s.get("uses", "")
+    ]
+    assert python == minimum
+    lowest_commands = [step.get("run", "") for step in lowest["steps"]]
+    assert any("--resolution lowest-direct" in c and '".[dev]"' in c for c in lowest_commands)
+    assert "python -m pytest" in lowest_commands
     lint_commands = " ".join(step.get("run", "") for step in workflow["jobs"]["lint"]["steps"])
     assert "ruff check" in lint_commands and "mypy" in lint_commands
 
@@ -101,7 +110,7 @@ def test_makefile_lists_its_targets_by_default(project: Path) -> None:
     assert_ok(result)
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     expected = {"install", "train", "test", "test-all", "lint", "format", "env", "clean"}
-    assert expected | {"sweep", "bench", "compare"} <= listed
+    assert expected | {"sweep", "bench", "compare", "dashboard", "mlflow", "tensorboard"} <= listed
 
 
 def test_sweep_target_starts_the_chosen_search(project: Path) -> None:
@@ -110,6 +119,16 @@ def test_sweep_target_starts_the_chosen_search(project: Path) -> None:
     )
     assert_ok(result)
     assert "train.py -m hparams_search=digits_optuna hydra/launcher=joblib" in result.stdout
+
+
+def test_dashboard_targets_open_the_project_stores(project: Path) -> None:
+    result = run(["make", "-n", "dashboard", "SEARCH=digits_optuna"], cwd=project)
+    assert_ok(result)
+    assert "optuna-dashboard sqlite:///logs/sweeps/digits_optuna/study.db" in result.stdout
+    result = run(["make", "-n", "mlflow", "tensorboard"], cwd=project)
+    assert_ok(result)
+    assert "-m mlflow ui --backend-store-uri sqlite:///logs/mlflow.db" in result.stdout
+    assert "-m tensorboard.main --logdir logs" in result.stdout
 
 
 def test_make_lint_passes_ruff_and_mypy(project: Path) -> None:

@@ -1,4 +1,8 @@
-"""Export a checkpoint's model: python export.py ckpt_path=last format=onnx"""
+"""Export a checkpoint's model: python export.py ckpt_path=last format=onnx
+
+The entry point is a @hydra.main function (cli.py); Hydra's shell completion for `python
+export.py` looks for that name in this file.
+"""
 
 from {{ cookiecutter.package_name }}.cli import export_main
 

@@ -1,4 +1,8 @@
-"""Train a model: python train.py model=mlp trainer=gpu  (any Hydra override; see --help)."""
+"""Train a model: python train.py model=mlp trainer=gpu  (any Hydra override; see --help).
+
+The entry point is a @hydra.main function (cli.py); Hydra's shell completion for `python
+train.py` looks for that name in this file.
+"""
 
 from {{ cookiecutter.package_name }}.cli import train_main
 

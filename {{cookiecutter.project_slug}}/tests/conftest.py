@@ -1,8 +1,11 @@
 """Shared fixtures: configs composed in-process, exactly as `python train.py` composes them."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,3 +66,48 @@ def error_line(result: subprocess.CompletedProcess) -> str:
     assert "Traceback" not in result.stderr, result.stderr
     [line] = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     return line
+
+
+def console_script(name: str) -> list[str]:
+    """The command of an installed console script (`optuna-dashboard`), run by this Python."""
+    code = (
+        "import sys; from importlib.metadata import entry_points;"
+        f" [script] = entry_points(group='console_scripts', name={name!r});"
+        f" sys.argv[0] = {name!r}; sys.exit(script.load()())"
+    )
+    return [sys.executable, "-c", code]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(command: list[str], url: str, timeout: float = 120) -> Iterator[subprocess.Popen]:
+    """Runs a server until the block ends; the block starts once `url` answers 200."""
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None:
+                    assert server.stderr is not None
+                    raise AssertionError(f"{command[:3]} exited: {server.stderr.read()}") from None
+                assert time.monotonic() < deadline, f"nothing answered at {url}"
+                time.sleep(0.5)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET request."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read().decode()

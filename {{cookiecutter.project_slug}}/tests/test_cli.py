@@ -2,8 +2,11 @@
 
 import csv
 import json
+import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,83 @@ def test_train_digits_and_a_csv_from_the_command_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "test/r2" in result.stdout
+
+
+# What a job needs and the command line must not load: --help, --cfg job and completion
+# compose the config with Hydra alone.
+HEAVY = {"torch", "lightning", "wandb", "mlflow", "tensorboard", "matplotlib", "sklearn", "optuna"}
+
+
+def timed(*args: str, cwd: Path, **env: str) -> tuple[float, subprocess.CompletedProcess]:
+    """Seconds `python <args>` takes in a fresh process, and its result."""
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=os.environ | env
+    )
+    return time.perf_counter() - start, result
+
+
+def imported(*args: str, cwd: Path, **env: str) -> set[str]:
+    """The top-level packages `python <args>` imports."""
+    _, result = timed("-X", "importtime", *args, cwd=cwd, **env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {m.split(".")[0] for m in re.findall(r"^import time:.*\|\s*(\S+)$", result.stderr, re.M)}
+
+
+COMPLETION = {"COMP_LINE": "python train.py model=", "COMP_POINT": "22"}
+QUICK_COMMANDS = {
+    "--help": ("--help",),
+    "--cfg job": ("--cfg", "job", "model=mlp"),
+    "completion": ("-sc", "query=bash"),
+}
+
+
+@pytest.mark.parametrize("name", QUICK_COMMANDS)
+def test_help_config_and_completion_are_fast_and_import_no_training_stack(
+    name: str, tmp_path: Path
+) -> None:
+    args = (str(PROJECT_ROOT / "train.py"), *QUICK_COMMANDS[name])
+    lightning, result = timed("-c", "import lightning", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    seconds, result = timed(*args, cwd=tmp_path, **COMPLETION)
+    assert result.returncode == 0, result.stderr
+    assert imported(*args, cwd=tmp_path, **COMPLETION) & HEAVY == set()
+    # On a machine where `import lightning` takes 5 s, these take under 2.
+    assert seconds < 0.4 * lightning, f"{name}: {seconds:.2f} s, import lightning {lightning:.2f} s"
+    assert not (tmp_path / "logs").exists()
+
+
+def test_help_is_the_projects_own_page(tmp_path: Path) -> None:
+    result = run_script(tmp_path, "train.py", "--help", "seed=7")
+    assert result.returncode == 0, result.stderr
+    page = result.stdout
+    for heading in ("== Groups (group=option) ==", "== Top-level options ==", "== Examples =="):
+        assert heading in page
+    assert "model: cnn, linear, mlp, resnet18" in page and "hparams_search: " in page
+    assert "seed=7 " in page  # the values this command line gives
+    assert "schema" not in page and "powered by Hydra" not in page
+    examples = [line for line in page.splitlines() if line.startswith("python ")]
+    assert len(examples) >= 12
+    assert "eval.py [OVERRIDE ...]" in run_script(tmp_path, "eval.py", "--help").stdout
+
+
+def test_bash_completion_for_python_train_py(tmp_path: Path) -> None:
+    """The README's `eval "$(python train.py -sc install=bash)"`, then a TAB after `model=`."""
+    line = "python train.py model="  # the cursor at its end, on the third word
+    script = (
+        'eval "$(python train.py -sc install=bash)"\n'
+        f'COMP_LINE="{line}"; COMP_POINT={len(line)}; COMP_CWORD=2\n'
+        "hydra_bash_completion\n"
+        'echo "${COMPREPLY[@]}"\n'
+    )
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # `python`: this one
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=PROJECT_ROOT,  # the completion runs ./train.py
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PATH": path},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["model=cnn", "model=linear", "model=mlp", "model=resnet18"]

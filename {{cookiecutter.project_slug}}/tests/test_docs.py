@@ -1,10 +1,12 @@
-"""The README stays true to the code.
+"""The README and the --help page stay true to the code.
 
 Its Configuration table lists exactly the groups and options in conf/, every `train.py`,
 `eval.py`, `predict.py` and `export.py` command in it composes and passes the config checks
 (in-process, no training), and the errors it shows are the ones the command line prints. An
 error that lists the options of a group matches when the options it shows still exist: adding
 an option keeps it true.
+
+The examples of the --help page (conf/hydra/help/project.yaml) compose and pass the checks too.
 
 Words holding a placeholder (`<run>`, `...`) are left out of a command and the rest must still
 compose. Commands under "Adding your own" are skipped: they name options the recipes create.
@@ -29,7 +31,8 @@ from .conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
 SCRIPTS = {"train.py": "train", "eval.py": "eval", "predict.py": "predict", "export.py": "export"}
-FLAGS_WITH_A_VALUE = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--info", "-i")
+FLAGS_WITH_A_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--info", "-i"}
+FLAGS_WITH_A_VALUE |= {"--shell-completion", "-sc"}
 FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
 ROW = re.compile(r"^\| `(?P<group>\w+)` \| (?:`(?P<option>[\w-]+)`|yours) \|", re.MULTILINE)
 
@@ -93,6 +96,8 @@ def hydra_overrides(words: list[str]) -> list[str]:
     """The overrides alone: without Hydra's flags (-m, --cfg job, ...) and placeholders."""
     overrides, skip_next = [], False
     for word in words:
+        if word in ("|", "&&", ";", ">"):  # the shell's: the command ends here
+            break
         if skip_next:
             skip_next = False
         elif word.startswith("-"):
@@ -136,9 +141,31 @@ def compose_command(config_name: str, overrides: list[str]) -> DictConfig:
         return compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
 
 
+HELP_PAGE = (PROJECT_ROOT / "conf" / "hydra" / "help" / "project.yaml").read_text()
+# Each example: a command, then its description after two spaces or more.
+HELP_COMMANDS = {
+    command: parsed
+    for line in HELP_PAGE.splitlines()
+    if (parsed := parse(command := re.split(r"\s{2,}", line.strip())[0]))
+}
+
+
+def test_the_help_page_has_a_dozen_examples() -> None:
+    assert len(HELP_COMMANDS) >= 12
+
+
+@pytest.mark.parametrize("line", sorted(HELP_COMMANDS))
+def test_help_page_example_composes_and_validates(line: str) -> None:
+    composes_and_validates(*HELP_COMMANDS[line])
+
+
 @pytest.mark.parametrize("line", sorted(set(COMMANDS) - set(ERRORS)))
 def test_readme_command_composes_and_validates(line: str) -> None:
     (config_name, overrides), _ = COMMANDS[line]
+    composes_and_validates(config_name, overrides)
+
+
+def composes_and_validates(config_name: str, overrides: list[str]) -> None:
     combinations, sampled = expand_sweeps(overrides)
     for combination in combinations:
         cfg = compose_command(config_name, combination)  # hydra.* overrides are applied too

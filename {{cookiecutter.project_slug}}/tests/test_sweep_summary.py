@@ -57,3 +57,27 @@ def test_a_study_without_completed_trials_says_so(tmp_path: Path) -> None:
 def test_an_unknown_study_name_is_one_clear_error(storage: str, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no study 'other'.*study_name"):
         main([storage, "other", str(tmp_path / "out")])
+
+
+def test_pruned_trials_show_how_far_they_got(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'curves.db'}"
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    study = optuna.create_study(study_name="curves", storage=url, pruner=pruner)
+
+    def curve(trial: optuna.Trial) -> float:  # a loss that falls per epoch from 1 + x
+        x = trial.suggest_float("x", 0.0, 1.0)
+        for epoch in range(4):
+            trial.report(x + 1 / (epoch + 1), step=epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return x + 0.25
+
+    for x in (0.1, 0.2, 0.9):  # the third is behind the median of the first two at epoch 0
+        study.enqueue_trial({"x": x})
+    study.optimize(curve, n_trials=3)
+    summary = write_summary(url, "curves", tmp_path / "out", metric="val/loss").read_text()
+    assert "trials: 3 (2 COMPLETE, 1 PRUNED)" in summary
+    assert "| trial | state | val/loss | x | epochs | seconds |" in summary
+    assert "| 0 | COMPLETE | 0.35 | 0.1 | 4 |" in summary
+    assert "| 2 | PRUNED | 1.9 | 0.9 | 1 |" in summary  # its value: the last it reported
+    assert (tmp_path / "out" / "intermediate_values.png").read_bytes()[:4] == b"\x89PNG"

@@ -10,8 +10,9 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .conftest import PROJECT_ROOT, error_line
+from .conftest import PROJECT_ROOT, console_script, error_line, free_port, http_get, serving
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +81,58 @@ def test_optuna_search_beats_its_worst_trial(tmp_path: Path) -> None:
     assert summary.count("| COMPLETE |") == 3
     assert (sweep_dir(tmp_path) / "optimization_history.png").read_bytes()[:4] == b"\x89PNG"
     assert len((sweep_dir(tmp_path) / "trials.csv").read_text().splitlines()) == 4
+
+
+@pytest.fixture(scope="module")
+def pruned_search(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A study of two trials: a good one, then one 10^4 times slower to learn, which the pruner
+    stops (pruning from the second trial on, after one warm-up epoch); TensorBoard logs both."""
+    cwd = tmp_path_factory.mktemp("pruning")
+    pruner = "callbacks.optuna_pruning.pruner"
+    early = (f"{pruner}.n_startup_trials=1", f"{pruner}.n_warmup_steps=1")
+    for lr in (0.1, 0.00001):
+        result = run_train(
+            cwd, *SEARCH, "trainer.max_epochs=6", *early, "hydra.sweeper.n_trials=1",
+            f"model.optimizer.lr={lr}", "logger=tensorboard",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    return cwd
+
+
+def test_a_trial_far_behind_the_others_is_pruned(pruned_search: Path) -> None:
+    completed, pruned = load_study(pruned_search).trials
+    assert (completed.state.name, pruned.state.name) == ("COMPLETE", "PRUNED")
+    assert sorted(completed.intermediate_values) == list(range(6))  # val/loss of every epoch
+    assert sorted(pruned.intermediate_values) == [0, 1]  # stopped after its warm-up epoch
+    assert pruned.value == pruned.intermediate_values[1] > completed.intermediate_values[1]
+    first, second = trial_dirs(pruned_search)
+    assert "trial=0" in overrides_of(first) and "trial=1" in overrides_of(second)
+    log_text = (second / "train.log").read_text()
+    assert (
+        "Trial pruned: Trial was pruned at epoch 1" in log_text and "Trial failed" not in log_text
+    )
+    assert not (second / "metrics.json").exists()
+    summary = (sweep_dir(pruned_search) / "summary.md").read_text()
+    assert "trials: 2 (1 COMPLETE, 1 PRUNED)" in summary and "Best trial: #0" in summary
+    assert "| 1 | PRUNED |" in summary and "| epochs |" in summary
+    assert (sweep_dir(pruned_search) / "intermediate_values.png").read_bytes()[:4] == b"\x89PNG"
+    # The pruned run is in TensorBoard's HParams tab too, with the metrics it reached.
+    events = EventAccumulator(str(second / "tensorboard"))
+    events.Reload()
+    assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")
+    [reached] = events.Scalars("hp/val/loss")
+    assert reached.value == pytest.approx(pruned.intermediate_values[1])
+
+
+def test_optuna_dashboard_serves_the_study(pruned_search: Path) -> None:
+    port = free_port()
+    storage = f"sqlite:///{sweep_dir(pruned_search) / 'study.db'}"
+    command = [*console_script("optuna-dashboard"), storage, "--host", "127.0.0.1"]
+    with serving([*command, "--port", str(port)], f"http://127.0.0.1:{port}/api/studies"):
+        status, body = http_get(f"http://127.0.0.1:{port}/api/studies")
+        assert status == 200 and f'"study_name": "{STUDY}"' in body.replace('":"', '": "')
+        status, page = http_get(f"http://127.0.0.1:{port}/dashboard")
+        assert status == 200 and "<html" in page.lower()
 
 
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:

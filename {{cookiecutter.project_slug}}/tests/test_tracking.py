@@ -10,26 +10,45 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
+from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.metadata import EXPERIMENT_TAG, SESSION_START_INFO_TAG
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
+from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.loggers import wandb_mode
 from {{ cookiecutter.package_name }}.tools.compare import main as compare_main
 from {{ cookiecutter.package_name }}.tools.plots import read_curves
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import PROJECT_ROOT, error_line, run_script
+from .conftest import (
+    PROJECT_ROOT,
+    error_line,
+    free_port,
+    http_get,
+    run_script,
+    running_job,
+    serving,
+)
 from .wandb_records import records
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SHORT_RUN = ("trainer.max_epochs=2", "callbacks=none", "test=false")
+
+
+@pytest.fixture(autouse=True)
+def no_mlflow_uri_from_earlier_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow puts the store it last used in MLFLOW_TRACKING_URI, which conf/logger/mlflow.yaml
+    reads: each test starts without it, as a new process does."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
 
 def assert_png(path: Path) -> None:
@@ -98,67 +117,78 @@ def test_dot_env_sets_only_the_variables_not_already_set(tmp_path: Path) -> None
     assert "root_dir: mine" in kept.stdout  # variables already set win
 
 
-def test_tensorboard_events_csv_and_plot(make_config, tmp_path: Path) -> None:
-    train(make_config("logger=tensorboard", *SHORT_RUN))
+def test_tensorboard_events_hparams_csv_and_plot(make_config, tmp_path: Path) -> None:
+    metrics = train(make_config("logger=tensorboard", "trainer.max_epochs=2", "callbacks=none"))
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
-    assert {"train/loss", "val/loss", "val/r2"} <= set(events.Tags()["scalars"])
+    assert {"train/loss", "val/loss", "val/r2", "test/r2"} <= set(events.Tags()["scalars"])
     tensorboard_val = [event.value for event in events.Scalars("val/loss")]
     epochs, csv_val = read_curves(tmp_path / "csv" / "metrics.csv")["val/loss"]
     assert epochs == [0, 1]
-    assert csv_val == pytest.approx(tensorboard_val, rel=1e-6)
+    assert csv_val == pytest.approx(tensorboard_val, rel=1e-6)  # one point per epoch, no extra
     assert_png(tmp_path / "metrics.png")
 
+    # The HParams tab: the hyperparameters, and the final metrics declared and logged with them.
+    plugin = {
+        tag: HParamsPluginData.FromString(content)
+        for tag, content in events.PluginTagToContent("hparams").items()
+    }
+    declared = {info.name.tag for info in plugin[EXPERIMENT_TAG].experiment.metric_infos}
+    assert declared == {f"hp/{name}" for name in metrics}
+    hparams = plugin[SESSION_START_INFO_TAG].session_start_info.hparams
+    assert hparams["model/optimizer/lr"].number_value == 0.1
+    assert hparams["run_info/params_total"].number_value == 9  # nn.Linear(8, 1)
+    [final] = events.Scalars("hp/test/r2")
+    assert final.value == pytest.approx(metrics["test/r2"], rel=1e-6)
 
-def test_mlflow_metrics_in_the_sqlite_store(make_config, tmp_path: Path) -> None:
-    metrics = train(make_config("logger=mlflow", *SHORT_RUN))
+
+def test_mlflow_metrics_tags_and_artifacts_in_the_project(tmp_path: Path) -> None:
+    overrides = ["logger=mlflow", "tags=[baseline,lr-sweep]", "logger.mlflow.log_model=true"]
+    with initialize_config_dir(config_dir=CONFIG_DIR):
+        cfg = compose("train", [*overrides, "trainer.max_epochs=2"], return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = cfg.paths.output_dir = str(tmp_path)
+    with running_job(cfg):  # as in `python train.py`: the run is named after its overrides
+        metrics = train(cfg)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/logs/mlflow.db")
     [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
     [run] = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
+    assert run.info.run_name == "logger.mlflow.log_model=true,trainer.max_epochs=2"
     history = client.get_metric_history(run.info.run_id, "val/loss")
     assert len(history) == 2
     assert history[-1].value == pytest.approx(metrics["val/loss"], rel=1e-6)
+    assert run.data.metrics["val/loss_best"] == pytest.approx(metrics["val/loss_best"])
     assert int(run.data.params["run_info/params_total"]) == 9  # nn.Linear(8, 1)
+    assert {"baseline": "true", "lr-sweep": "true"}.items() <= run.data.tags.items()
+    assert not any(key.startswith("tags") for key in run.data.params)  # tags are tags
+    # Artifacts: under logs/, as MLflow reports them, and no ./mlruns anywhere.
+    artifacts = tmp_path / "logs" / "mlflow-artifacts"
+    assert experiment.artifact_location == artifacts.as_uri()
+    assert run.info.artifact_uri == f"{artifacts.as_uri()}/{run.info.run_id}/artifacts"
+    files = {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert files == {"last", "best-epoch001"}  # the checkpoints, with log_model=true
+    assert sorted(p.name for p in artifacts.rglob("*.ckpt")) == ["best-epoch001.ckpt", "last.ckpt"]
+    assert not (tmp_path / "mlruns").exists() and not (Path.cwd() / "mlruns").exists()
     assert_png(tmp_path / "metrics.png")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def mlflow_command(*args: str, store: str, port: int) -> list[str]:
+    where = ["--backend-store-uri", store, "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "mlflow", *args, *where, "--workers", "1"]
 
 
 @pytest.mark.slow
 def test_mlflow_logs_to_a_tracking_server(make_config, tmp_path: Path) -> None:
     port = free_port()
-    store = f"sqlite:///{tmp_path}/server.db"
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store]
-    server = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:  # the server is up when it answers its health check
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                assert server.poll() is None, "mlflow server exited"
-                assert time.monotonic() < deadline, "mlflow server did not start"
-                time.sleep(0.5)
+    command = mlflow_command("server", store=f"sqlite:///{tmp_path}/server.db", port=port)
+    with serving(command, f"{uri}/health"):
         train(make_config("logger=mlflow", f"logger.mlflow.tracking_uri={uri}", *SHORT_RUN))
         client = MlflowClient(tracking_uri=uri)
         [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
         [run] = client.search_runs([experiment.experiment_id])
         assert len(client.get_metric_history(run.info.run_id, "val/loss")) == 2
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     assert not (tmp_path / "logs" / "mlflow.db").exists()  # nothing went to the local store
 
 
@@ -204,17 +234,19 @@ def first(run_records: list, kind: str):
 
 @pytest.mark.slow
 def test_wandb_runs_offline_without_login_or_network(tmp_path: Path) -> None:
-    result = run_train(tmp_path, offline_env(tmp_path), "logger=wandb", "tags=[smoke]")
+    overrides = ("logger=wandb", "tags=[smoke]", "trainer.max_epochs=4")
+    result = run_train(tmp_path, offline_env(tmp_path), *overrides)
     [sync_line] = [line for line in result.stdout.splitlines() if "upload this run later" in line]
     sync_dir = Path(sync_line.split("wandb sync ", 1)[1])
     assert sync_dir.name.startswith("offline-run-") and sync_dir.is_dir()
     [run] = wandb_runs(tmp_path)
     assert first(run, "exit").exit_code == 0
     assert list(first(run, "run").tags) == ["smoke"]
+    assert first(run, "run").display_name == "trainer.max_epochs=4"  # named after the overrides
     config = items(first(run, "config").update)
     assert config["run_info"]["params_total"] == 9
-    assert config["run_info"]["tags"] == ["smoke"]
     assert "git_commit" in config["run_info"]
+    assert "tags" not in config  # they are the run's tags
     assert config["model"]["optimizer"]["lr"] == 0.1
     history = [items(r.history.item) for r in run if r.WhichOneof("record_type") == "history"]
     val_loss = [row["val/loss"] for row in history if "val/loss" in row]
@@ -224,6 +256,50 @@ def test_wandb_runs_offline_without_login_or_network(tmp_path: Path) -> None:
     assert len(val_loss) == len(epochs) > 1  # one per epoch (early stopping may end it early)
     assert val_loss[-1] < val_loss[0]
     assert any("test/r2" in row for row in history)
+    [best] = [row["val/loss_best"] for row in history if "val/loss_best" in row]
+    assert best == pytest.approx(min(val_loss))  # the best checkpoint's score, logged once
+
+
+@pytest.mark.slow
+def test_wandb_run_resumed_by_id_continues_where_it_stopped(tmp_path: Path) -> None:
+    # Any argument of wandb.init passes through: the same id (and resume=allow, Lightning's
+    # default too) makes the second run part of the first; offline, W&B joins them on sync.
+    run_id = ("logger=wandb", "+logger.wandb.id=resume-me", "callbacks=default")
+    run_train(tmp_path, offline_env(tmp_path), *run_id, "trainer.max_epochs=2")
+    resumed = (*run_id, "+logger.wandb.resume=allow", "ckpt_path=last", "trainer.max_epochs=4")
+    run_train(tmp_path, offline_env(tmp_path), *resumed)
+    runs = wandb_runs(tmp_path / "logs" / "runs")
+    assert [first(run, "run").run_id for run in runs] == ["resume-me", "resume-me"]
+    assert all(first(run, "run").resume for run in runs)
+    assert [first(run, "exit").exit_code for run in runs] == [0, 0]
+
+    def epochs(run: list) -> list[int]:
+        rows = [items(r.history.item) for r in run if r.WhichOneof("record_type") == "history"]
+        return sorted({int(row["epoch"]) for row in rows if "val/loss" in row})
+
+    assert epochs(runs[0]) == [0, 1] and epochs(runs[1]) == [2, 3]  # the history continues
+
+
+@pytest.mark.slow
+def test_mlflow_ui_serves_the_project_database_and_the_project_reads_it_after(
+    make_config, tmp_path: Path
+) -> None:
+    cfg = make_config("logger=mlflow", *SHORT_RUN)
+    train(cfg)
+    store = f"sqlite:///{tmp_path}/logs/mlflow.db"
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    with serving(mlflow_command("ui", store=store, port=port), f"{uri}/health"):
+        status, page = http_get(uri)
+        assert status == 200 and "<html" in page.lower()
+        status, body = http_get(f"{uri}/api/2.0/mlflow/experiments/search?max_results=10")
+        assert status == 200
+        names = {e["name"] for e in json.loads(body)["experiments"]}
+        assert cfg.logger.mlflow.experiment_name in names
+    train(cfg)  # the project's MLflow writes to the database the UI opened
+    client = MlflowClient(tracking_uri=store)
+    [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
+    assert len(client.search_runs([experiment.experiment_id])) == 2
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, OnExceptionCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
@@ -136,13 +137,16 @@ class BackboneFinetuning(callbacks.BackboneFinetuning):
 
 class RunRecord(Callback):
     """Records the run once its work starts: the resolved config and provenance in the run
-    folder (`record_run`), and the hyperparameters with the model's size in every logger.
-    Every checkpoint carries the resolved config too, so eval.py, predict.py and export.py
-    rebuild the model it holds from the file alone (loading.py)."""
+    folder (`record_run`), and the hyperparameters with the model's size in every logger;
+    at the end, `log_results` puts the final metrics beside them. Every checkpoint carries the
+    resolved config too, so eval.py, predict.py and export.py rebuild the model it holds from
+    the file alone (loading.py)."""
 
     def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
         self.config = job_config(cfg)  # resolved now: spawned DDP processes have no Hydra state
         self.output_dir = output_dir
+        self.hyperparameters: dict[str, Any] | None = None  # as the loggers got them
+        self.logged: set[str] = set()  # the metrics Lightning logged, stage by stage
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._record(trainer, pl_module)
@@ -159,20 +163,52 @@ class RunRecord(Callback):
         # Plain values, which torch.load(weights_only=True) reads: see loading.py.
         checkpoint[RUN_CONFIG] = self.config
 
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.logged |= set(trainer.callback_metrics)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.logged |= set(trainer.callback_metrics)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, error: Any) -> None:
+        # A run stopped early (pruned, diverged) still shows in the trackers' comparisons.
+        self.log_results(trainer, {k: float(v) for k, v in trainer.callback_metrics.items()})
+
     def _record(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or (self.output_dir / RUN_INFO).exists():
+        if not trainer.is_global_zero or self.hyperparameters is not None:
             return
         config = dict(self.config)
-        record_run(self.output_dir, config)
+        if not (self.output_dir / RUN_INFO).exists():  # a resumed job keeps its first record
+            record_run(self.output_dir, config)
         params = list(pl_module.parameters())
-        config["run_info"] = {
+        # The tags go to the trackers as tags (conf/logger/), not as a hyperparameter.
+        self.hyperparameters = {key: value for key, value in config.items() if key != "tags"}
+        self.hyperparameters["run_info"] = {
             "git_commit": git_state(Path(__file__).resolve().parent)["commit"],
-            "tags": list(config.get("tags") or []),
             "params_total": sum(p.numel() for p in params),
             "params_trainable": sum(p.numel() for p in params if p.requires_grad),
         }
         for logger in trainer.loggers:
-            logger.log_hyperparams(config)
+            logger.log_hyperparams(self.hyperparameters)
+
+    def log_results(self, trainer: L.Trainer, metrics: dict[str, float]) -> None:
+        """The final metrics (metrics.json) in the trackers' comparison of runs.
+
+        TensorBoard's HParams tab shows the metrics logged with the hyperparameters: they go
+        there as `hp/<metric>`, beside the per-epoch curves. MLflow and W&B compare the last
+        value of each metric, so they get those no epoch logged (the best checkpoint's score);
+        the CSV log keeps to the epochs.
+        """
+        if not trainer.is_global_zero or self.hyperparameters is None:
+            return
+        step = trainer.global_step
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                hp_metrics = {f"hp/{name}": value for name, value in metrics.items()}
+                logger.log_hyperparams(self.hyperparameters, metrics=hp_metrics, step=step)
+            elif not isinstance(logger, CSVLogger):
+                new = {k: v for k, v in metrics.items() if k not in self.logged}
+                if new:
+                    logger.log_metrics(new, step=step)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -37,6 +37,7 @@ class TrainConf:
     tags: list[str] = field(default_factory=list)
     monitor: MonitorConf = field(default_factory=MonitorConf)
     optimized_metric: str | None = None  # set by the searches in conf/hparams_search/
+    trial: int | None = None  # set by an Optuna search's sweeper: the job's trial in the study
     data: Any = MISSING
     model: Any = MISSING
     trainer: Any = MISSING

@@ -1,14 +1,21 @@
-"""Experiment loggers that need a decision at run time: W&B's online/offline mode, MLflow's store.
+"""The W&B and MLflow loggers of conf/logger/: Lightning's own, with the decisions made at run
+time (W&B's online/offline mode, MLflow's local store) and the run's name and tags set.
 
-The tracking packages are imported inside the functions, so a run that does not select them
-never pays their import time.
+Each takes every argument of the Lightning logger it extends (W&B's also those of
+`wandb.init`), so `+logger.wandb.id=abc +logger.wandb.resume=allow` reaches W&B as it is.
+Lightning imports the tracking packages only when a logger starts, so a run that does not
+select them never pays their import time.
 """
 
 import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from lightning.pytorch import loggers
 
 from .errors import ConfigError
 
@@ -16,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # How wandb words a verification that got no answer from the server (wandb 0.2x, 0.3x).
 UNREACHABLE = ("Failed to execute API request", "An error occurred while checking")
+# Tracking URIs of a server, which keeps the artifacts where it is configured to.
+SERVER_SCHEMES = ("http://", "https://", "databricks")
 
 
 def wandb_mode() -> str:
@@ -51,64 +60,77 @@ def wandb_mode() -> str:
     return "online"
 
 
+def overrides_name() -> str | None:
+    """The run's overrides as its name in the trackers (`model=mlp,seed=2`: Hydra's
+    hydra.job.override_dirname), else the name of its folder (its start time)."""
+    if not HydraConfig.initialized():
+        return None
+    job = HydraConfig.get()
+    return job.job.override_dirname or Path(job.runtime.output_dir).name
+
+
 def sweep_group() -> str | None:
     """The multirun's folder name, so every job of one sweep lands in the same W&B group."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return None
     return Path(HydraConfig.get().sweep.dir).name
 
 
-def wandb_logger(
-    save_dir: str,
-    project: str,
-    entity: str | None = None,
-    name: str | None = None,
-    group: str | None = None,
-    tags: Iterable[str] = (),
-    notes: str | None = None,
-    log_model: bool | Literal["all"] = False,
-) -> Any:
-    """A Lightning `WandbLogger` that runs offline, without prompting, when no login exists."""
-    from lightning.pytorch.loggers import WandbLogger
+class WandbLogger(loggers.WandbLogger):
+    """Lightning's `WandbLogger`, offline without prompting when no login exists, named after
+    the run's overrides and grouped by sweep unless `name` and `group` say otherwise."""
 
-    mode = wandb_mode()
-    if mode == "offline":
-        log.info("W&B: logging offline into %s/wandb (no network needed)", save_dir)
-    return WandbLogger(
-        save_dir=save_dir,
-        project=project,
-        entity=entity,
-        name=name,
-        group=group or sweep_group(),
-        tags=list(tags),
-        notes=notes,
-        log_model=log_model,
-        mode=mode,
-    )
+    def __init__(
+        self,
+        name: str | None = None,
+        group: str | None = None,
+        tags: Iterable[str] = (),
+        mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        mode = mode or wandb_mode()
+        if mode == "offline":
+            where = kwargs.get("save_dir", ".")
+            log.info("W&B: logging offline into %s/wandb (no network needed)", where)
+        super().__init__(
+            name=name or overrides_name(),
+            group=group or sweep_group(),
+            tags=list(tags),
+            mode=mode,
+            **kwargs,
+        )
 
 
-def mlflow_logger(
-    tracking_uri: str,
-    experiment_name: str,
-    run_name: str | None = None,
-    tags: Mapping[str, str] | None = None,
-    log_model: bool | Literal["all"] = False,
-) -> Any:
-    """A Lightning `MLFlowLogger`; makes the folder of a `sqlite:///` store (SQLite won't)."""
-    from lightning.pytorch.loggers import MLFlowLogger
+class MLFlowLogger(loggers.MLFlowLogger):
+    """Lightning's `MLFlowLogger`, with the run named after its overrides, each of `tags`
+    (labels such as `baseline`) an MLflow tag, and a new experiment's artifacts kept in
+    `artifact_location` (under logs/) unless a tracking server keeps them.
 
-    if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return MLFlowLogger(
-        experiment_name=experiment_name,
-        run_name=run_name,
-        tracking_uri=tracking_uri,
-        tags=dict(tags) if tags else None,
-        log_model=log_model,
-    )
+    Makes the folder of a `sqlite:///` store, which SQLite does not.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        run_name: str | None = None,
+        tags: Iterable[str] | Mapping[str, Any] = (),
+        artifact_location: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if tracking_uri.startswith("sqlite:///"):
+            Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if artifact_location and not tracking_uri.startswith(SERVER_SCHEMES):
+            artifact_location = Path(artifact_location).resolve().as_uri()
+        else:
+            artifact_location = None
+        labels = dict(tags) if isinstance(tags, Mapping) else dict.fromkeys(tags, "true")
+        super().__init__(
+            tracking_uri=tracking_uri,
+            run_name=run_name or overrides_name(),
+            tags=labels or None,
+            artifact_location=artifact_location,
+            **kwargs,
+        )
 
 
 def finish(loggers: Iterable[Any]) -> None:

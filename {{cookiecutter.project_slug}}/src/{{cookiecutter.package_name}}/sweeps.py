@@ -62,9 +62,18 @@ def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
     log.info("Trial runs in process %d on %s", os.getpid(), socket.gethostname())
     try:
         return objective(train(), metric)
-    except Exception:
-        log.exception("Trial failed")
+    except Exception as error:
+        if pruned(error):
+            log.info("Trial pruned: %s", error)
+        else:
+            log.exception("Trial failed")
         raise
+
+
+def pruned(error: BaseException) -> bool:
+    """Whether `error` is Optuna's signal that the pruner stopped the trial (pruning.py)."""
+    optuna = sys.modules.get("optuna")  # imported by then, if the trial can be pruned at all
+    return optuna is not None and isinstance(error, optuna.TrialPruned)
 
 
 def optuna_direction(mode: str) -> str:
@@ -123,7 +132,7 @@ def record_job(job_dir: Path, job_return: Any, overrides: list[str]) -> None:
         value = job_return.return_value  # raises the job's exception when it failed
         record["value"] = float(value) if isinstance(value, int | float) else None
     except Exception as error:
-        record |= {"status": "FAILED", "error": job_line(error)}
+        record |= {"status": "PRUNED" if pruned(error) else "FAILED", "error": job_line(error)}
     record["overrides"] = overrides
     write_atomically(job_dir / JOB_RECORD, json.dumps(record, indent=2) + "\n")
 
@@ -182,10 +191,22 @@ def write_jobs_summary(sweep_dir: Path, metric: str) -> Path:
     return path
 
 
+def register_sweeper(config: DictConfig) -> None:
+    """Hydra builds a sweeper only from its registry of plugins; a sweeper of this package
+    (pruning.PruningOptunaSweeper, chosen in conf/hparams_search/) is registered here."""
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
+    if target.startswith(f"{__package__}."):
+        from hydra.core.plugins import Plugins
+        from hydra.utils import get_class
+
+        Plugins.instance().register(get_class(target))
+
+
 class MultirunCallback(Callback):
-    """Checks a multirun before its first job, records each job's result in its folder, and
-    ends with the summary: every job's status, the failed ones with their error line, and for
-    a k-fold multirun each metric's mean and standard deviation over the folds."""
+    """Checks a multirun before its first job and registers the project's sweeper, records each
+    job's result in its folder, and ends with the summary: every job's status, the failed ones
+    with their error line, and for a k-fold multirun each metric's mean and standard deviation
+    over the folds."""
 
     def __init__(self) -> None:
         self.started: float | None = None  # when the checks passed and the first job could start
@@ -197,6 +218,7 @@ class MultirunCallback(Callback):
             # Hydra turns a callback's exception into a warning and goes on: stop here instead.
             print(f"Error: {err}", file=sys.stderr)
             raise SystemExit(1) from None
+        register_sweeper(config)  # Hydra builds the sweeper right after this hook
         # SQLite creates the study file, not its folder, and the study opens before any trial.
         Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
         self.started = time.time() - 1  # file times may be rounded to the second
@@ -231,7 +253,7 @@ class MultirunCallback(Callback):
             if folds := write_fold_summary(sweep_dir):
                 log.info("Fold summary: %s", folds.resolve())
         jobs = job_records(sweep_dir, since=self.started)  # this command's jobs
-        failed = [job for job in jobs if job["status"] != "COMPLETED"]
+        failed = [job for job in jobs if job["status"] not in ("COMPLETED", "PRUNED")]
         for job in failed:
             log.error("Job %s %s: %s", job["folder"], job["status"].lower(), job["error"] or "")
         log.info("Sweep summary: %s", summary)

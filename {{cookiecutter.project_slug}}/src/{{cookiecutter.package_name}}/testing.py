@@ -28,14 +28,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     model: L.LightningModule = instantiate(cfg.model)
+    record = RunRecord(cfg, output_dir)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=[RunRecord(cfg, output_dir)],
+        callbacks=[record],
         logger=instantiate_group(cfg.get("logger")) or False,
     )
     log.info("Testing %s", ckpt_path)
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
+    record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics, title="Test metrics")

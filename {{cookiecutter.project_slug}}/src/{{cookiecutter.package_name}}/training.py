@@ -42,9 +42,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     datamodule: L.LightningDataModule = instantiate(cfg.data)
     model: L.LightningModule = instantiate(cfg.model, compile=cfg.compile)
+    record = RunRecord(cfg, output_dir)
     trainer: L.Trainer = instantiate(
         cfg.trainer,
-        callbacks=[*instantiate_group(cfg.get("callbacks")), RunRecord(cfg, output_dir)],
+        callbacks=[*instantiate_group(cfg.get("callbacks")), record],
         logger=instantiate_group(cfg.get("logger")) or False,
     )
     log.info(
@@ -74,6 +75,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best)
         metrics |= scalars(trainer.callback_metrics)
 
+    record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics)

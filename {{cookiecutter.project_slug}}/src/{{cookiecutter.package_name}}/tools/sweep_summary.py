@@ -1,5 +1,5 @@
-"""The summary of an Optuna study: best trial, every trial with its state, the history plot,
-and the failed trials' error lines (from the job.json in their folders).
+"""The summary of an Optuna study: best trial, every trial with its state, the plots, and the
+failed trials' error lines (from the job.json in their folders).
 
 Written at the end of each search by the multirun callback (sweeps.py); to rebuild it by hand,
 for instance while a long search runs elsewhere:
@@ -10,6 +10,7 @@ for instance while a long search runs elsewhere:
 
 import argparse
 import math
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -18,36 +19,51 @@ matplotlib.use("Agg")  # files only, no display needed (clusters, CI)
 
 import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
-from optuna.visualization.matplotlib import plot_optimization_history  # noqa: E402
+from optuna.visualization.matplotlib import (  # noqa: E402
+    plot_intermediate_values,
+    plot_optimization_history,
+)
 
 from ..runs import atomic_open, write_atomically  # noqa: E402
 from ..sweeps import common_overrides, job_records, jobs_markdown  # noqa: E402
 
 
 def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "value") -> Path:
-    """Writes summary.md, trials.csv and optimization_history.png to out_dir; returns summary.md.
+    """Writes summary.md, trials.csv and the plots to out_dir; returns summary.md.
 
-    `metric` names the objective (e.g. `val/loss`) in the texts; the study does not record it.
+    The plots: optimization_history.png (each completed trial's value) and, when the trials
+    reported per epoch (as pruning has them do), intermediate_values.png (every trial's curve,
+    the pruned ones ending early). `metric` names the objective (e.g. `val/loss`) in the
+    texts; the study does not record it.
     """
     study = optuna.load_study(study_name=study_name, storage=storage)
     out_dir.mkdir(parents=True, exist_ok=True)
     trials = study.trials_dataframe(attrs=("number", "state", "value", "params", "duration"))
     write_atomically(out_dir / "trials.csv", trials.to_csv(index=False))
-    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if completed:
-        figure = plot_optimization_history(study, target_name=metric).get_figure(root=True)
-        assert figure is not None  # the axes belong to a figure of their own
-        with atomic_open(out_dir / "optimization_history.png", "wb") as file:
-            figure.savefig(file, format="png", dpi=100, bbox_inches="tight")
-        plt.close(figure)
+    with warnings.catch_warnings():  # Optuna calls its matplotlib plots experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            plot = plot_optimization_history(study, target_name=metric)
+            _save_plot(plot, out_dir / "optimization_history.png")
+        if any(trial.intermediate_values for trial in study.trials):
+            _save_plot(plot_intermediate_values(study), out_dir / "intermediate_values.png")
     summary = out_dir / "summary.md"
     jobs = job_records(out_dir)  # each trial's folder holds its job.json
-    failed = [job for job in jobs if job["status"] != "COMPLETED"]
+    failed = [job for job in jobs if job["status"] not in ("COMPLETED", "PRUNED")]
     table = jobs_markdown(failed, metric, common_overrides(jobs))
     failures = ["", "## Failed trials", "", *table, ""] if failed else []
     write_atomically(summary, _markdown(study, storage, metric) + "\n".join(failures))
     return summary
+
+
+def _save_plot(axes: Axes, path: Path) -> None:
+    figure = axes.get_figure(root=True)
+    assert figure is not None  # the axes belong to a figure of their own
+    with atomic_open(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
 
 
 def _markdown(study: optuna.Study, storage: str, metric: str) -> str:
@@ -69,13 +85,19 @@ def _markdown(study: optuna.Study, storage: str, metric: str) -> str:
         lines += ["", "![optimisation history](optimization_history.png)", ""]
     else:
         lines += ["No trial completed.", ""]
+    reported = any(trial.intermediate_values for trial in study.trials)
+    if reported:
+        lines += ["![each trial per epoch](intermediate_values.png)", ""]
+        if any(trial.state == TrialState.PRUNED for trial in study.trials):
+            lines += [f"A PRUNED trial's {metric} is the last one it reported.", ""]
     names = sorted({name for trial in study.trials for name in trial.params})
-    lines += [f"| trial | state | {metric} | " + " | ".join(names) + " | seconds |"]
-    lines += ["| " + " | ".join(["---"] * (len(names) + 4)) + " |"]
+    columns = ["trial", "state", metric, *names, *(["epochs"] if reported else []), "seconds"]
+    lines += ["| " + " | ".join(columns) + " |", "| " + " | ".join(["---"] * len(columns)) + " |"]
     for trial in study.trials:
         seconds = trial.duration.total_seconds() if trial.duration else None
         cells = [str(trial.number), trial.state.name, _number(trial.value)]
         cells += [_number(trial.params.get(name)) for name in names]
+        cells += [str(len(trial.intermediate_values))] if reported else []
         cells.append(_number(seconds, ".1f"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
