@@ -321,7 +321,7 @@ def test_channel_statistics_are_summed_in_chunks_without_a_float_copy(tmp_path: 
         sizes.append(len(batch))
         return to_float(batch)
 
-    mean, std = channel_statistics(recorded, features, chunk=64)
+    mean, std = channel_statistics(recorded, features, chunk_values=64 * 28 * 28)
     assert max(sizes) == 64 and sum(sizes) == len(features)
     pixels = to_float(features).double()  # the whole set in float64, for reference only
     torch.testing.assert_close(mean, pixels.mean(dim=(0, 2, 3)).float())

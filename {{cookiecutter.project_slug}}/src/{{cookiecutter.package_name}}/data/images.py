@@ -1,5 +1,6 @@
 """In-memory image classification: uint8 images (N, C, H, W) through torchvision transforms."""
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from .datamodule import ArrayDataModule
 from .dataset import Transform
 from .transforms import BatchRandomAffine, Compose, ToTensor
 
-STATISTICS_CHUNK = 4096  # images converted to float at a time while the statistics are summed
+STATISTICS_CHUNK = 2**18  # pixel values converted to float at a time for the statistics
 
 
 class ImageDataModule(ArrayDataModule):
@@ -74,19 +75,21 @@ class ImageDataModule(ArrayDataModule):
 
 
 def channel_statistics(
-    transform: Transform, images: np.ndarray, chunk: int = STATISTICS_CHUNK
+    transform: Transform, images: np.ndarray, chunk_values: int = STATISTICS_CHUNK
 ) -> tuple[Tensor, Tensor]:
     """Per-channel mean and standard deviation of `transform(images)` (N, C, H, W).
 
-    Summed a chunk of images at a time, in float64: the whole set never exists as floats, so
-    60,000 MNIST images cost a few megabytes here instead of a float64 copy of 376 MB.
+    Summed (in float64) over chunks of about `chunk_values` pixel values at a time: the whole
+    set never exists as floats, so 54,000 MNIST images cost about 20 MB of memory here instead of
+    a float64 copy of 340 MB. Small chunks also let the allocator reuse the same memory.
     """
+    chunk = max(1, chunk_values // max(1, math.prod(images.shape[1:])))
     count, total, squares = 0, torch.zeros(()), torch.zeros(())
     for start in range(0, len(images), chunk):
-        pixels = transform(images[start : start + chunk]).double()  # (n, C, H, W)
+        pixels = transform(images[start : start + chunk])  # (n, C, H, W) float32
         count += pixels.numel() // pixels.shape[1]
-        total = total + pixels.sum(dim=(0, 2, 3))
-        squares = squares + pixels.square().sum(dim=(0, 2, 3))
+        total = total + pixels.sum(dim=(0, 2, 3), dtype=torch.float64)
+        squares = squares + pixels.square().sum(dim=(0, 2, 3), dtype=torch.float64)
     mean = total / count
     variance = (squares / count - mean.square()).clamp_min(0)
     return mean.float(), variance.sqrt().float()
