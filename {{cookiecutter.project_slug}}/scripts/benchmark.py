@@ -281,7 +281,9 @@ def bench_gpu(rows: list[Row], rounds: int, epochs: int | None) -> None:
 @dataclass
 class Process:
     wall: float  # launch to exit, seconds
+    cpu: float  # user + system CPU seconds: steadier than wall time on a busy machine
     first_step: float  # launch to the end of the first training step, seconds
+    first_step_cpu: float  # CPU seconds used by then
     peak: float  # maximum resident set size, MiB
 
 
@@ -298,20 +300,26 @@ def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str])
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0 or not clock.exists():
         raise SystemExit(f"{' '.join(command)} failed:\n{log.read_text()[-3000:]}")
-    first_step = json.loads(clock.read_text())["first_step"] - launched
-    return Process(wall, first_step, usage.ru_maxrss * 1024 / MIB)  # ru_maxrss is in KiB
+    first = json.loads(clock.read_text())
+    return Process(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        first_step=first["first_step"] - launched,
+        first_step_cpu=first["cpu"],
+        peak=usage.ru_maxrss * 1024 / MIB,  # ru_maxrss is in KiB
+    )
 
 
 def child_env(threads: int, **extra: str) -> dict[str, str]:
     return os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} | extra
 
 
-def project_command(run_dir: Path, clock: Path, *overrides: str) -> list[str]:
+def project_command(run_dir: Path, clock: Path, logger: str, *overrides: str) -> list[str]:
     return [
         sys.executable,
         str(ROOT / "train.py"),
         *overrides,
-        "logger=csv",  # the plain script writes a CSV log too
+        f"logger={logger}",
         f"hydra.run.dir={run_dir}",
         f"+callbacks.clock._target_={CLOCK}",
         f"+callbacks.clock.path={clock}",
@@ -357,7 +365,9 @@ PROCESS_CASES = {
 def process_rows(section: str, name: str, baseline_name: str) -> dict[str, Row]:
     return {
         "wall": Row(section, f"{name}: wall time", "s", baseline_name),
+        "cpu": Row(section, f"{name}: CPU time", "s", baseline_name),
         "first_step": Row(section, f"{name}: time to first step", "s", baseline_name),
+        "first_step_cpu": Row(section, f"{name}: CPU to first step", "s", baseline_name),
         "peak": Row(section, f"{name}: peak memory", "MiB", baseline_name),
     }
 
@@ -378,7 +388,11 @@ def bench_process(
         for r in range(rounds):
             clock = work / f"clock{index}-{r}.json"
             project = run_process(
-                project_command(work / f"project{index}-{r}", clock, *overrides), work, clock, env
+                # logger=csv: the plain script writes a CSV log too (and metrics.png is drawn).
+                project_command(work / f"project{index}-{r}", clock, "csv", *overrides),
+                work,
+                clock,
+                env,
             )
             plain = run_process(
                 plain_command(cfg, data, task, work / f"plain{index}-{r}", clock), work, clock, env
@@ -450,8 +464,8 @@ def bench_peer(
     measures = process_rows("peer", "MNIST, MLP 64-128-64, 1 epoch", "lightning-hydra-template")
     for r in range(rounds):
         clock = work / f"mnist-clock-{r}.json"
-        project = run_process(
-            project_command(work / f"mnist-project-{r}", clock, *ours),
+        project = run_process(  # logger=none: the peer logs nowhere by default either
+            project_command(work / f"mnist-project-{r}", clock, "none", *ours),
             work,
             clock,
             child_env(threads),
@@ -514,18 +528,18 @@ def print_table(rows: list[Row], info: dict[str, Any], rounds: int) -> None:
         f" thread(s) (OMP_NUM_THREADS, torch.set_num_threads); {rounds} round(s), pairs interleaved"
     )
     print("ratio: project / baseline, of time or memory (below 1: the project is cheaper)\n")
-    header = f"{'section':<8} {'measure':<52} {'unit':<10} {'project':>9} {'baseline':>9}"
+    header = f"{'section':<8} {'measure':<54} {'unit':<10} {'project':>9} {'baseline':>9}"
     header += f"  {'ratio [min-max]':<20} {'load':>5}  baseline"
     print(header)
     print("-" * len(header))
     for row in rows:
         s = row.summary()
         if not row.project:
-            print(f"{row.section:<8} {row.measure:<52} {row.note}")
+            print(f"{row.section:<8} {row.measure:<54} {row.note}")
             continue
         ratio = f"{s['ratio_median']:.2f} [{s['ratio_min']:.2f}-{s['ratio_max']:.2f}]"
         print(
-            f"{row.section:<8} {row.measure:<52} {row.unit:<10}"
+            f"{row.section:<8} {row.measure:<54} {row.unit:<10}"
             f" {value(s['project_median'], row.unit):>9} {value(s['baseline_median'], row.unit):>9}"
             f"  {ratio:<20} {statistics.median(row.load):>5.2f}  {row.baseline_name}"
         )

@@ -218,7 +218,8 @@ def main() -> None:
             losses["train"].update(loss.detach(), weight=len(y))
             scores["train"].update(preds.detach(), y)
             if args.clock and not args.clock.exists():
-                args.clock.write_text(json.dumps({"first_step": time.time()}))
+                clock = {"first_step": time.time(), "cpu": time.process_time()}
+                args.clock.write_text(json.dumps(clock))
         values = {"epoch": epoch, **epoch_values("train"), **evaluate("val")}
         rows_written.append(values)
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}

@@ -30,14 +30,15 @@ def test_benchmark_prints_one_table_and_writes_every_pair(tmp_path: Path) -> Non
     sections = {section for section, _, _ in rows}
     assert sections == {"loader", "loop", "process", "peer", "gpu"}
     measured = [row for row in report["rows"] if row["project"]]
-    assert len(measured) == 2 + 2 + 2 * 3 + (2 if torch.cuda.is_available() else 0)
+    assert len(measured) == 2 + 2 + 2 * 5 + (2 if torch.cuda.is_available() else 0)
     for row in measured:
         assert len(row["project"]) == len(row["baseline"]) == len(row["load"]) == 2  # rounds
         assert row["ratio_min"] <= row["ratio_median"] <= row["ratio_max"]
         assert min(row["project"] + row["baseline"]) > 0
         assert row["measure"] in result.stdout and row["baseline_name"] in result.stdout
+    measures = ("wall time", "CPU time", "time to first step", "CPU to first step", "peak memory")
     for case in ("linear/regression", "cnn/digits, augmented"):
-        for measure in ("wall time", "time to first step", "peak memory"):
+        for measure in measures:
             [row] = [r for r in measured if r["measure"] == f"{case}, 1 epoch: {measure}"]
             assert row["section"] == "process" and row["baseline_name"] == "plain_train.py"
     [peer] = [row for row in report["rows"] if row["section"] == "peer"]
@@ -69,7 +70,8 @@ def test_the_plain_script_does_the_work_of_a_training_run(make_config, tmp_path:
         "metrics.csv",
         "metrics.json",
     }
-    assert json.loads(clock.read_text())["first_step"] > 0
+    first_step = json.loads(clock.read_text())
+    assert first_step["first_step"] > 0 and first_step["cpu"] > 0
     project = train(make_config("trainer.max_epochs=5", "logger=csv"))
     for metric in ("test/r2", "val/r2"):
         assert plain[metric] > 0.99 and project[metric] > 0.99

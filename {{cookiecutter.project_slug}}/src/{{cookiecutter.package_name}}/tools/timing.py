@@ -10,7 +10,8 @@ from lightning.pytorch.callbacks import Callback
 
 
 class FirstStepClock(Callback):
-    """Writes `{"first_step": <time.time()>}` to `path` when the first training batch is done.
+    """Writes `{"first_step": time.time(), "cpu": time.process_time()}` (when, and the CPU
+    seconds the process had used by then) to `path` once the first training batch is done.
 
     The benchmark adds it on the command line, so `python train.py` itself is what is timed:
     `+callbacks.clock._target_=<package>.tools.timing.FirstStepClock +callbacks.clock.path=FILE`.
@@ -23,4 +24,6 @@ class FirstStepClock(Callback):
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
         if not self.done:  # after the optimizer step of batch 0
             self.done = True
-            self.path.write_text(json.dumps({"first_step": time.time()}))
+            self.path.write_text(
+                json.dumps({"first_step": time.time(), "cpu": time.process_time()})
+            )
