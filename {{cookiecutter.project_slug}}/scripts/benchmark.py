@@ -1,117 +1,189 @@
-"""How close the project comes to hand-written PyTorch: python scripts/benchmark.py [--device cuda]
+"""This project against plain PyTorch, pair by pair: python scripts/benchmark.py [--peer PATH]
 
-In one process, on the same data, batches and epochs:
-- data: the project's loader (one `__getitems__` call per batch) vs a naive per-item `Dataset`
-  with the default collate vs slicing ready-made tensors (the limit), on the digits images;
-- training: the project's `SupervisedModule` + `Trainer`, built from the configs, vs the plain
-  loop (forward, loss, zero_grad, backward, step) over the same loader, for model=linear on the
-  regression data and model=cnn on digits (augmentation off: it would cost both the same);
-- startup: `python train.py` until its first training step is done.
-Prints a table and writes the numbers as JSON (--out).
+Each comparison runs as pairs, interleaved (project, baseline, project, baseline, ...) for
+--rounds rounds, with torch and OpenMP held to --threads threads on both sides. The table shows
+each side's median, the median and range of the ratio project / baseline over the rounds (of
+time, or of peak memory: above 1 the project costs more) and the 1-minute load average while
+the pairs ran. The baselines are what an expert writes by hand:
+
+- loader: the project's training loader (`TensorBatchSampler` + `__getitems__`, transforms run
+  per batch) against `TensorDataset` + `DataLoader` over tensors transformed up front, and
+  against slicing those tensors by hand (the limit), on the digits training split;
+- loop: training in one process, on the same batches: `SupervisedModule` + `Trainer` (no
+  validation, checkpoint, logger or progress bar) against a plain loop updating the same
+  torchmetrics, for model=linear on the regression data and model=cnn on digits, both with the
+  batched augmentation;
+- process: `python train.py` with its defaults against `python scripts/plain_train.py` doing
+  the same work (same data, split, network, optimizer, metrics and augmentation; validation every
+  epoch, best and last checkpoints, early stopping, the test of the best weights): wall time,
+  time to the end of the first training step, peak memory (max RSS);
+- peer (--peer PATH, a checkout of ashleve/lightning-hydra-template): one MNIST epoch of both
+  projects, same-sized MLPs, batch size and split, reading the same 60,000 + 10,000 images in
+  MNIST's IDX files (written by this script: MNIST cannot be downloaded everywhere);
+- gpu: where CUDA is, the loop on the GPU in samples/s, also with the data on the device.
+
+Prints one table and writes every measurement to --out (JSON).
 """
 
 import argparse
 import json
 import logging
+import os
+import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
-from torch.utils.data import DataLoader
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader, TensorDataset
+from torchmetrics import MeanMetric
 
+import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.config import instantiate
-from {{ cookiecutter.package_name }}.data import PerItemDataset
+from {{ cookiecutter.package_name }}.data import DigitsDataModule, write_mnist
+from {{ cookiecutter.package_name }}.data.digits import DIGITS_FILE
+from {{ cookiecutter.package_name }}.models.tasks import task_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
+CLOCK = "{{ cookiecutter.package_name }}.tools.timing.FirstStepClock"  # added to timed train.py runs
+SECTIONS = ("loader", "loop", "process", "peer", "gpu")
+MIB = 1024 * 1024
+
+
+@dataclass
+class Row:
+    """One comparison: each side's value per round, and the ratio project / baseline."""
+
+    section: str
+    measure: str
+    unit: str  # "s" or "MiB": ratio of the values; "samples/s": ratio of the times
+    baseline_name: str
+    project: list[float] = field(default_factory=list)
+    baseline: list[float] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def add(self, project: float, baseline: float) -> None:
+        self.project.append(project)
+        self.baseline.append(baseline)
+        self.load.append(os.getloadavg()[0])
+
+    @property
+    def ratios(self) -> list[float]:
+        pairs = zip(self.project, self.baseline, strict=True)
+        if self.unit == "samples/s":  # a rate: the time ratio is the inverse
+            return [b / p for p, b in pairs]
+        return [p / b for p, b in pairs]
+
+    def summary(self) -> dict[str, Any]:
+        ratios = self.ratios
+        return asdict(self) | {
+            "project_median": statistics.median(self.project) if self.project else None,
+            "baseline_median": statistics.median(self.baseline) if self.baseline else None,
+            "ratio_median": statistics.median(ratios) if ratios else None,
+            "ratio_min": min(ratios, default=None),
+            "ratio_max": max(ratios, default=None),
+        }
+
+
+def epoch_count(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
+def config(*overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=CONFIG_DIR):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def interleaved(rounds: int, project: Callable[[], Any], baseline: Callable[[], Any]) -> Iterator:
+    """(project's result, baseline's result) per round, run A B A B ..."""
+    for _ in range(rounds):
+        yield project(), baseline()
+
+
+# --- loader -------------------------------------------------------------------------------------
+
+
+def bench_loader(rows: list[Row], rounds: int, epochs: int) -> None:
+    datamodule = DigitsDataModule(augment=False)
+    datamodule.setup()
+    dataset = datamodule.train_set
+    x_all, y_all = dataset.__getitems__(list(range(len(dataset))))  # transformed once, up front
+    expert = DataLoader(TensorDataset(x_all, y_all), datamodule.batch_size, shuffle=True)
+    samples = epochs * len(dataset)
+
+    def rate(batches: Callable[[], Any]) -> Callable[[], float]:
+        def run() -> float:
+            start = time.perf_counter()
+            for _ in range(epochs):
+                for _ in batches():
+                    pass
+            return samples / (time.perf_counter() - start)
+
+        return run
+
+    def slices() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(x_all))
+        # index_select, not x_all[i]: advanced indexing may hand small gathers to a thread pool.
+        for i in order.split(datamodule.batch_size):
+            yield x_all.index_select(0, i), y_all.index_select(0, i)
+
+    name = f"digits train split, batch {datamodule.batch_size}"
+    for baseline_name, baseline in (
+        ("TensorDataset + DataLoader", rate(lambda: expert)),
+        ("slicing tensors (the limit)", rate(slices)),
+    ):
+        row = Row("loader", name, "samples/s", baseline_name)
+        for project, base in interleaved(rounds, rate(datamodule.train_dataloader), baseline):
+            row.add(project, base)
+        rows.append(row)
+
+
+# --- loop ---------------------------------------------------------------------------------------
 
 
 class LoopClock(L.Callback):
-    """Wall time from the first training batch to the end of fit (setup excluded, as in plain)."""
+    """Wall time from the start of training to its end (setup excluded, as in the plain loop)."""
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start = time.perf_counter()
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize()
         self.seconds = time.perf_counter() - self.start
 
 
-def timed(run: Callable[[], object], repeats: int = 3) -> float:
-    """The fastest of `repeats` runs: the least disturbed by other work on the machine."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def config(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR):
-        return compose(config_name="train", overrides=list(overrides))
-
-
-def bench_data(batch_size: int, epochs: int) -> dict[str, float]:
-    cfg = config("data=digits", "data.augment=false", f"data.batch_size={batch_size}")
+def loop_runs(
+    cfg: DictConfig, device: str, epochs: int
+) -> tuple[Callable[[], float], Callable[[], float], Callable[[], float], int]:
+    """Timed fits of `cfg` on `device`: Lightning's, the plain loop's over the same loader, and
+    the plain loop's over the split held on the device; and the number of samples each sees."""
     datamodule = instantiate(cfg.data)
     datamodule.setup()
-    dataset = datamodule.train_set
-    x_all, y_all = dataset.__getitems__(list(range(len(dataset))))  # transformed once, up front
-
-    def drain(batches: Callable[[], Iterable]) -> Callable[[], object]:
-        return lambda: [None for _ in range(epochs) for _ in batches()]
-
-    def raw_slices() -> Iterable:
-        order = torch.randperm(len(x_all))
-        # index_select, not x_all[i]: advanced indexing may hand small gathers to the thread pool,
-        # which on a busy machine makes it 100x slower from one run to the next.
-        return (
-            (x_all.index_select(0, i), y_all.index_select(0, i)) for i in order.split(batch_size)
-        )
-
-    naive = DataLoader(PerItemDataset(dataset), batch_size=batch_size, shuffle=True)
-    samples = epochs * len(dataset)
-    return {
-        "project loader": samples / timed(drain(datamodule.train_dataloader)),
-        "naive per-item loader": samples / timed(drain(lambda: naive)),
-        "raw tensor slicing": samples / timed(drain(raw_slices)),
-    }
-
-
-def plain_loop(model, loss_fn, optimizer, loader: DataLoader, epochs: int, device) -> None:
-    """The seed-style loop, on the same batches the Trainer gets."""
-    model.train()
-    for _ in range(epochs):
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-
-def bench_training(name: str, overrides: list[str], epochs: int, device: str) -> dict[str, float]:
-    cfg = config(*overrides)
-    datamodule = instantiate(cfg.data)
-    datamodule.setup()
+    task, shape, outputs = datamodule.task, datamodule.input_shape, datamodule.num_outputs
+    augment = getattr(datamodule, "augmentation", None)
     loader = datamodule.train_dataloader()
-    steps = epochs * len(loader)
-    accelerator = "gpu" if device == "cuda" else "cpu"
+    dataset = datamodule.train_set
+    x_all, y_all = (t.to(device) for t in dataset.__getitems__(list(range(len(dataset)))))
 
     def lightning_fit() -> float:
         L.seed_everything(0, verbose=False)
-        module = instantiate(cfg.model)
-        module.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
         clock = LoopClock()
         trainer = L.Trainer(
-            accelerator=accelerator,
+            accelerator="gpu" if device == "cuda" else "cpu",
             devices=1,
             precision=cfg.trainer.precision,
             max_epochs=epochs,
@@ -123,93 +195,407 @@ def bench_training(name: str, overrides: list[str], epochs: int, device: str) ->
             enable_progress_bar=False,
             enable_model_summary=False,
         )
-        trainer.fit(module, train_dataloaders=loader)
+        trainer.fit(instantiate(cfg.model), datamodule=datamodule)
         return clock.seconds
 
-    def plain_fit() -> float:
-        L.seed_everything(0, verbose=False)
-        module = instantiate(cfg.model)
-        module.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
-        module = module.to(device)
-        optimizer = module.configure_optimizers()
-        optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
-        start = time.perf_counter()
-        plain_loop(module.net, module.loss, optimizer, loader, epochs, device)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
+    def plain_fit(batches: Callable[[], Any]) -> Callable[[], float]:
+        def run() -> float:
+            L.seed_everything(0, verbose=False)
+            module = instantiate(cfg.model)
+            module.build(task, shape, outputs)
+            net, loss_fn = module.net.to(device), module.loss
+            optimizer = module.optimizer_factory(net.parameters())
+            metrics, mean_loss = task_metrics(task, outputs).to(device), MeanMetric().to(device)
+            start = time.perf_counter()
+            for _ in range(epochs):
+                net.train()
+                for x, y in batches():
+                    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                    if augment is not None:
+                        x = augment(x)
+                    preds = net(x)
+                    loss = loss_fn(preds, y)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    mean_loss.update(loss.detach(), weight=len(y))
+                    metrics.update(preds.detach(), y)
+                for metric in (mean_loss, metrics):  # what the epoch's end logs
+                    metric.compute()
+                    metric.reset()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return time.perf_counter() - start
 
-    plain_fit()  # warm-up: first calls allocate and pick kernels
-    plain = min(plain_fit() for _ in range(3))
-    framework = min(lightning_fit() for _ in range(3))
-    samples = epochs * len(datamodule.train_set)  # every sample of the split, once per epoch
+        return run
+
+    def on_device() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(x_all), device=device)
+        for i in order.split(datamodule.batch_size):
+            yield x_all.index_select(0, i), y_all.index_select(0, i)
+
+    samples = epochs * len(dataset)
+    return lightning_fit, plain_fit(lambda: loader), plain_fit(on_device), samples
+
+
+LOOP_CASES = {
+    "linear/regression": ["model=linear"],
+    "cnn/digits, augmented": ["model=cnn", "data=digits"],
+}
+
+
+def bench_loop(rows: list[Row], rounds: int, epochs: int | None) -> None:
+    for name, overrides in LOOP_CASES.items():
+        cfg = config(*overrides)
+        n = epochs or cfg.trainer.max_epochs
+        project, plain, _, _ = loop_runs(cfg, "cpu", n)
+        plain()  # warm-up: the first calls allocate and pick kernels
+        row = Row("loop", f"{name}, {epoch_count(n)}", "s", "plain loop, same metrics")
+        for a, b in interleaved(rounds, project, plain):
+            row.add(a, b)
+        rows.append(row)
+
+
+def bench_gpu(rows: list[Row], rounds: int, epochs: int | None) -> None:
+    if not torch.cuda.is_available():
+        rows.append(Row("gpu", "cnn/digits", "samples/s", "-", note="not measured: no CUDA device"))
+        return
+    cfg = config("model=cnn", "data=digits", "data.pin_memory=true")
+    n = epochs or cfg.trainer.max_epochs
+    project, plain, on_device, samples = loop_runs(cfg, "cuda", n)
+    plain(), on_device()  # warm-up
+    name = f"cnn/digits, augmented, {torch.cuda.get_device_name()}"
+    for baseline_name, baseline in (
+        ("plain loop, same loader", plain),
+        ("plain loop, data on the GPU", on_device),
+    ):
+        row = Row("gpu", name, "samples/s", baseline_name)
+        for a, b in interleaved(rounds, project, baseline):
+            row.add(samples / a, samples / b)
+        rows.append(row)
+
+
+# --- whole processes ----------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    wall: float  # launch to exit, seconds
+    cpu: float  # user + system CPU seconds: steadier than wall time on a busy machine
+    first_step: float  # launch to the end of the first training step, seconds
+    first_step_cpu: float  # CPU seconds used by then
+    peak: float  # maximum resident set size, MiB
+
+
+def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str]) -> Process:
+    """Runs `command` to its end; its own peak memory comes from wait4's resource usage."""
+    clock.unlink(missing_ok=True)
+    log = clock.with_suffix(".log")
+    with log.open("w") as output:
+        launched = time.time()
+        start = time.perf_counter()
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0 or not clock.exists():
+        raise SystemExit(f"{' '.join(command)} failed:\n{log.read_text()[-3000:]}")
+    first = json.loads(clock.read_text())
+    return Process(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        first_step=first["first_step"] - launched,
+        first_step_cpu=first["cpu"],
+        peak=usage.ru_maxrss * 1024 / MIB,  # ru_maxrss is in KiB
+    )
+
+
+def child_env(threads: int, **extra: str) -> dict[str, str]:
+    return os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} | extra
+
+
+def project_command(run_dir: Path, clock: Path, logger: str, *overrides: str) -> list[str]:
+    return [
+        sys.executable,
+        str(ROOT / "train.py"),
+        *overrides,
+        f"logger={logger}",
+        f"hydra.run.dir={run_dir}",
+        f"+callbacks.clock._target_={CLOCK}",
+        f"+callbacks.clock.path={clock}",
+    ]
+
+
+def plain_command(cfg: DictConfig, data: Path, task: str, out: Path, clock: Path) -> list[str]:
+    """scripts/plain_train.py with the settings of the composed config `cfg`."""
+    optimizer = cfg.model.optimizer
+    net = cfg.model.net
+    hidden = net.get("channels") or net.get("hidden_sizes") or []
+    d = cfg.data
+    command = [sys.executable, str(ROOT / "scripts" / "plain_train.py"), "--data", str(data)]
+    command += ["--task", task]
+    command += ["--model", net._target_.rsplit(".", 1)[-1].lower()]
+    command += ["--hidden", *map(str, hidden)]
+    command += ["--optimizer", optimizer._target_.rsplit(".", 1)[-1].lower()]
+    command += ["--lr", str(optimizer.lr), "--weight-decay", str(optimizer.get("weight_decay", 0))]
+    command += ["--epochs", str(cfg.trainer.max_epochs), "--batch-size", str(d.batch_size)]
+    command += ["--val-fraction", str(d.val_fraction), "--test-fraction", str(d.test_fraction)]
+    command += ["--split-seed", str(d.split_seed), "--seed", str(cfg.seed)]
+    command += ["--patience", str(cfg.callbacks.early_stopping.patience)]
+    if d.get("augment"):
+        command += ["--augment", "--rotation", str(d.rotation), "--translate", str(d.translate)]
+    return command + ["--out", str(out), "--clock", str(clock)]
+
+
+def write_arrays(cfg: DictConfig, path: Path) -> str:
+    """Saves the samples of `cfg.data` as the plain script reads them (`features`, `targets` in
+    an .npz file); returns the data's task."""
+    datamodule = instantiate(cfg.data)
+    features, targets = datamodule.load()["train"]
+    np.savez(path, features=features, targets=targets)
+    return datamodule.task
+
+
+PROCESS_CASES = {
+    "linear/regression": ["model=linear"],
+    "cnn/digits, augmented": ["model=cnn", "data=digits"],
+}
+
+
+def process_rows(section: str, name: str, baseline_name: str) -> dict[str, Row]:
     return {
-        f"{name}: plain loop": samples / plain,
-        f"{name}: Lightning": samples / framework,
-        f"{name}: overhead per step (us)": (framework - plain) / steps * 1e6,
+        "wall": Row(section, f"{name}: wall time", "s", baseline_name),
+        "cpu": Row(section, f"{name}: CPU time", "s", baseline_name),
+        "first_step": Row(section, f"{name}: time to first step", "s", baseline_name),
+        "first_step_cpu": Row(section, f"{name}: CPU to first step", "s", baseline_name),
+        "peak": Row(section, f"{name}: peak memory", "MiB", baseline_name),
     }
 
 
-def bench_startup() -> float:
-    """Seconds from launching `python train.py` to the end of a one-step run (an upper bound)."""
-    command = [sys.executable, str(ROOT / "train.py"), "trainer.max_steps=1", "trainer=cpu"]
-    command += ["trainer.limit_val_batches=0", "test=false", "callbacks=none", "logger=none"]
-    with tempfile.TemporaryDirectory() as run_dir:
-        start = time.perf_counter()
-        result = subprocess.run(command, cwd=run_dir, capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        raise SystemExit(f"train.py failed:\n{result.stderr[-2000:]}")
-    return seconds
+def bench_process(
+    rows: list[Row], rounds: int, epochs: int | None, threads: int, work: Path
+) -> None:
+    env = child_env(threads)
+    for index, (name, overrides) in enumerate(PROCESS_CASES.items()):
+        if epochs:
+            overrides = [*overrides, f"trainer.max_epochs={epochs}"]
+        cfg = config(*overrides)
+        data = work / f"case{index}.npz"
+        task = write_arrays(cfg, data)
+        measures = process_rows(
+            "process", f"{name}, {epoch_count(cfg.trainer.max_epochs)}", "plain_train.py"
+        )
+        for r in range(rounds):
+            clock = work / f"clock{index}-{r}.json"
+            project = run_process(
+                # logger=csv: the plain script writes a CSV log too (and metrics.png is drawn).
+                project_command(work / f"project{index}-{r}", clock, "csv", *overrides),
+                work,
+                clock,
+                env,
+            )
+            plain = run_process(
+                plain_command(cfg, data, task, work / f"plain{index}-{r}", clock), work, clock, env
+            )
+            for key, row in measures.items():
+                row.add(getattr(project, key), getattr(plain, key))
+        rows.extend(measures.values())
+
+
+# --- the peer template on MNIST -----------------------------------------------------------------
+
+
+def write_mnist_like(data_dir: Path, num_train: int, num_test: int) -> None:
+    """MNIST-format IDX files of MNIST's size, drawn from the real 8x8 digits: each one scaled
+    to 20x20 and placed at a random offset in a 28x28 frame, as MNIST centres its digits."""
+    with np.load(DIGITS_FILE) as f:
+        digits = torch.from_numpy(f["images"]).float()[:, None] * (255 / 16)
+        labels = f["labels"]
+    large = torch.nn.functional.interpolate(digits, size=(20, 20), mode="bilinear").round()
+    rng = np.random.default_rng(0)
+    for split, count in (("train", num_train), ("test", num_test)):
+        chosen = rng.integers(0, len(digits), count)
+        offsets = rng.integers(0, 9, size=(count, 2))
+        images = np.zeros((count, 28, 28), dtype=np.uint8)
+        small = large[chosen, 0].clamp(0, 255).to(torch.uint8).numpy()
+        for (dy, dx), dst, src in zip(offsets, images, small, strict=True):
+            dst[dy : dy + 20, dx : dx + 20] = src
+        write_mnist(data_dir, split, images, labels[chosen])
+
+
+def bench_peer(
+    rows: list[Row],
+    rounds: int,
+    threads: int,
+    work: Path,
+    peer: Path,
+    peer_python: str,
+    mnist_train: int,
+) -> None:
+    num_test = mnist_train // 6
+    data_dir = work / "mnist"
+    write_mnist_like(data_dir, mnist_train, num_test)
+    num_val = round(mnist_train / 12)  # the peer's 5,000 of 60,000
+    batch = 128  # the peer's default
+    ours = [
+        "data=mnist",
+        f"data.data_dir={data_dir}",
+        "data.download=false",
+        f"data.val_fraction={num_val / mnist_train}",
+        f"data.batch_size={batch}",
+        "model=mlp",
+        "model.net.hidden_sizes=[64,128,64]",  # the peer's SimpleDenseNet (less its BatchNorms)
+        "model.optimizer._target_=torch.optim.Adam",
+        "model.optimizer.lr=0.001",
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+    ]
+    # The peer's process imports the clock callback from this project's package.
+    src = str(Path({{ cookiecutter.package_name }}.__file__).resolve().parents[1])
+    pythonpath = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
+    # The peer keeps its network in the checkpoint's hyperparameters, which torch >= 2.6 refuses
+    # to unpickle when it tests the best checkpoint unless told to load whole objects.
+    peer_env = child_env(
+        threads,
+        PROJECT_ROOT=str(peer),
+        PYTHONPATH=pythonpath,
+        TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
+    )
+    measures = process_rows("peer", "MNIST, MLP 64-128-64, 1 epoch", "lightning-hydra-template")
+    for r in range(rounds):
+        clock = work / f"mnist-clock-{r}.json"
+        project = run_process(  # logger=none: the peer logs nowhere by default either
+            project_command(work / f"mnist-project-{r}", clock, "none", *ours),
+            work,
+            clock,
+            child_env(threads),
+        )
+        peer_command = [
+            peer_python,
+            str(peer / "src" / "train.py"),
+            f"data.data_dir={data_dir}",
+            f"data.batch_size={batch}",
+            f"data.train_val_test_split=[{mnist_train - num_val},{num_val},{num_test}]",
+            "trainer.max_epochs=1",
+            "seed=42",
+            f"paths.log_dir={work / 'peer-logs'}",
+            f"hydra.run.dir={work / f'mnist-peer-{r}'}",
+            f"+callbacks.clock._target_={CLOCK}",
+            f"+callbacks.clock.path={clock}",
+        ]
+        other = run_process(peer_command, peer, clock, peer_env)
+        for key, row in measures.items():
+            row.add(getattr(project, key), getattr(other, key))
+    rows.extend(measures.values())
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def machine(threads: int) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": L.__version__,
+        "threads": threads,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def value(number: float | None, unit: str) -> str:
+    if number is None:
+        return "-"
+    return f"{number:,.0f}" if unit == "samples/s" or number >= 100 else f"{number:.2f}"
+
+
+def print_table(rows: list[Row], info: dict[str, Any], rounds: int) -> None:
+    print(
+        f"{info['cpu']}, {info['cores']} cores, GPU: {info['gpu'] or 'none'}; Python"
+        f" {info['python']}, torch {info['torch']}, Lightning {info['lightning']};"
+        f" {info['threads']}"
+        f" thread(s) (OMP_NUM_THREADS, torch.set_num_threads); {rounds} round(s), pairs interleaved"
+    )
+    print("ratio: project / baseline, of time or memory (below 1: the project is cheaper)\n")
+    header = f"{'section':<8} {'measure':<54} {'unit':<10} {'project':>9} {'baseline':>9}"
+    header += f"  {'ratio [min-max]':<20} {'load':>5}  baseline"
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        s = row.summary()
+        if not row.project:
+            print(f"{row.section:<8} {row.measure:<54} {row.note}")
+            continue
+        ratio = f"{s['ratio_median']:.2f} [{s['ratio_min']:.2f}-{s['ratio_max']:.2f}]"
+        print(
+            f"{row.section:<8} {row.measure:<54} {row.unit:<10}"
+            f" {value(s['project_median'], row.unit):>9} {value(s['baseline_median'], row.unit):>9}"
+            f"  {ratio:<20} {statistics.median(row.load):>5.2f}  {row.baseline_name}"
+        )
 
 
 def main() -> None:
-    # Only the table: Lightning's banners and hints would bury it.
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--regression-samples", type=int, default=50_000)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--no-startup", action="store_true", help="skip the startup timing")
+    parser.add_argument("--rounds", type=int, default=5, help="pairs per comparison")
+    parser.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads, both sides")
+    parser.add_argument("--epochs", type=int, help="instead of the configs' trainer.max_epochs")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--peer", type=Path, help="a checkout of ashleve/lightning-hydra-template")
+    parser.add_argument("--peer-python", default=sys.executable, help="the peer's interpreter")
+    parser.add_argument("--mnist-train", type=int, default=60_000, help="MNIST training images")
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     args = parser.parse_args()
+    # Only the table: Lightning's banners and hints would bury it.
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
 
-    b, n = args.batch_size, args.regression_samples
-    results: dict[str, float] = bench_data(b, args.epochs * 4)
-    results |= bench_training(
-        "linear/regression",
-        ["model=linear", f"data.batch_size={b}", f"data.num_samples={n}"],
-        args.epochs,
-        args.device,
-    )
-    cnn = ["model=cnn", "data=digits", "data.augment=false", f"data.batch_size={b}"]
-    if args.device == "cuda":
-        cnn += ["model.net.channels_last=true", "data.pin_memory=true"]
-    results |= bench_training("cnn/digits", cnn, args.epochs * 4, args.device)
-    if not args.no_startup:
-        results["startup to first step (s)"] = bench_startup()
-
-    r = results
-    ratios = {
-        "project loader speed / naive": r["project loader"] / r["naive per-item loader"],
-        "raw slicing speed / project loader": r["raw tensor slicing"] / r["project loader"],
-        "linear: Lightning time / plain loop": r["linear/regression: plain loop"]
-        / r["linear/regression: Lightning"],
-        "cnn: Lightning time / plain loop": r["cnn/digits: plain loop"]
-        / r["cnn/digits: Lightning"],
-    }
-    print(f"device: {args.device}, threads: {torch.get_num_threads()}, batch size: {b}")
-    print(f"{'measure':<42}{'value':>14}")
-    for name, value in results.items():
-        unit = "" if "(" in name else " samples/s"
-        print(f"{name:<42}{value:>14,.1f}{unit}")
-    for name, value in ratios.items():
-        print(f"{name:<42}{value:>13.2f}x")
-    report = {"device": args.device, "batch_size": b, "results": results, "ratios": ratios}
+    rows: list[Row] = []
+    loads_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
+        work = Path(tmp)
+        if "loader" in args.sections:
+            bench_loader(rows, args.rounds, args.epochs or 20)
+        if "loop" in args.sections:
+            bench_loop(rows, args.rounds, args.epochs)
+        if "process" in args.sections:
+            bench_process(rows, args.rounds, args.epochs, args.threads, work)
+        if "peer" in args.sections:
+            if args.peer is None:
+                rows.append(Row("peer", "MNIST, 1 epoch", "s", "-", note="skipped: no --peer PATH"))
+            else:
+                bench_peer(
+                    rows,
+                    args.rounds,
+                    args.threads,
+                    work,
+                    args.peer.resolve(),
+                    args.peer_python,
+                    args.mnist_train,
+                )
+        if "gpu" in args.sections:
+            bench_gpu(rows, args.rounds, args.epochs)
+    info = machine(args.threads) | {"load_before": loads_before, "load_after": os.getloadavg()}
+    print_table(rows, info, args.rounds)
+    report = {"machine": info, "rounds": args.rounds, "rows": [row.summary() for row in rows]}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print(
+        f"\nload average (1, 5, 15 min) before {loads_before}, after {os.getloadavg()};"
+        f" wrote {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch import loggers
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from .errors import ConfigError
 
@@ -106,7 +107,10 @@ class MLFlowLogger(loggers.MLFlowLogger):
     (labels such as `baseline`) an MLflow tag, and a new experiment's artifacts kept in
     `artifact_location` (under logs/) unless a tracking server keeps them.
 
-    Makes the folder of a `sqlite:///` store, which SQLite does not.
+    Makes the folder of a `sqlite:///` store, which SQLite does not. With `log_model=true` it
+    logs the checkpoints of every `ModelCheckpoint` at the end (the best and last.ckpt), as
+    Lightning's `WandbLogger` does; Lightning's `MLFlowLogger` logs those of the last one that
+    saved.
     """
 
     def __init__(
@@ -131,6 +135,19 @@ class MLFlowLogger(loggers.MLFlowLogger):
             artifact_location=artifact_location,
             **kwargs,
         )
+        self._saving_callbacks: dict[int, ModelCheckpoint] = {}
+
+    def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
+        super().after_save_checkpoint(checkpoint_callback)
+        if self._checkpoint_callback is checkpoint_callback:  # kept for the end
+            self._saving_callbacks[id(checkpoint_callback)] = checkpoint_callback
+
+    def finalize(self, status: str = "success") -> None:
+        if self._initialized:
+            for callback in self._saving_callbacks.values():
+                if callback is not self._checkpoint_callback:  # that one, Lightning's logs
+                    self._scan_and_log_checkpoints(callback)
+        super().finalize(status)
 
 
 def finish(loggers: Iterable[Any]) -> None:

@@ -5,15 +5,16 @@ from .dataset import ArrayDataset, PerItemDataset
 from .digits import DigitsDataModule
 from .folder import ImageFolderDataModule
 from .images import ImageDataModule
-from .mnist import MNISTDataModule
+from .mnist import MNISTDataModule, write_mnist
 from .regression import LinearProblem, SyntheticRegressionDataModule, make_linear_regression
 from .sampling import TensorBatchSampler
 from .table import CSVDataModule
-from .transforms import Compose, PerSample, Standardize, ToTensor
+from .transforms import BatchRandomAffine, Compose, PerSample, Standardize, ToTensor
 
 __all__ = [
     "ArrayDataModule",
     "ArrayDataset",
+    "BatchRandomAffine",
     "CSVDataModule",
     "Compose",
     "DigitsDataModule",
@@ -28,4 +29,5 @@ __all__ = [
     "TensorBatchSampler",
     "ToTensor",
     "make_linear_regression",
+    "write_mnist",
 ]

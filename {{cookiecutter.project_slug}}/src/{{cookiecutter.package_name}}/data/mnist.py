@@ -8,6 +8,8 @@ from ..errors import DataError
 from .datamodule import Arrays
 from .images import ImageDataModule
 
+FILE_PREFIXES = {"train": "train", "test": "t10k"}  # MNIST's own names for its two parts
+
 
 class MNISTDataModule(ImageDataModule):
     """MNIST's own 10,000 test images are the test split; validation comes out of its 60,000.
@@ -52,3 +54,21 @@ class MNISTDataModule(ImageDataModule):
             split: (part.data.numpy()[:, None], part.targets.numpy().astype(np.int64))
             for split, part in parts.items()
         }
+
+
+def write_mnist(data_dir: Path, split: str, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Writes uint8 `images` (N, 28, 28) and `labels` (N,) as MNIST's IDX files for `split`
+    ("train" or "test") under `<data_dir>/MNIST/raw/`, where `data=mnist` reads them; returns
+    that folder. Any images of that size can be trained on this way (the tests and the
+    benchmark write theirs)."""
+    raw = Path(data_dir) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    prefix = FILE_PREFIXES[split]
+    for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+        # IDX: two zero bytes, the type code (0x08: uint8), the number of dimensions, each
+        # dimension as a big-endian int32, then the values in C order.
+        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+            int(n).to_bytes(4, "big") for n in array.shape
+        )
+        (raw / f"{prefix}-{kind}-ubyte").write_bytes(header + array.astype(np.uint8).tobytes())
+    return raw

@@ -5,7 +5,10 @@ of samples stacked along a new leading axis, and returns the same kind. `dataset
 to one sample, as any `Dataset` does; `ArrayDataset.__getitems__` applies it once to a whole
 batch, which is where the speed of the project's loaders comes from. Elementwise and broadcasting
 operations (`ToTensor`, `Standardize`, torchvision's `ToDtype`, `Resize`, `Normalize`) satisfy it
-as they are; a random transform that must draw per sample is wrapped in `PerSample`.
+as they are. Random augmentation of images draws per image for a whole batch in one call
+(`BatchRandomAffine`), on the device the batch is on: `ImageDataModule` applies it to training
+batches once Lightning has moved them there. A random transform without a batched version (one of
+torchvision's, which draw one set of parameters per call) is wrapped in `PerSample`.
 """
 
 from collections.abc import Callable, Sequence
@@ -13,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -96,3 +100,64 @@ class PerSample:
 
     def __repr__(self) -> str:
         return f"PerSample({self.transform!r})"
+
+
+class BatchRandomAffine:
+    """Random rotation and shift of every image of a batch (N, C, H, W), each with its own draw.
+
+    What torchvision's `v2.RandomAffine(degrees, translate)` does to one image, done to the whole
+    batch at once: one matrix per image, then one `affine_grid` + `grid_sample` call (bilinear),
+    on the batch's device, so on a GPU the augmentation runs there with the model. As torchvision
+    draws them: the angle uniform in [-degrees, degrees], the shift uniform in [-translate,
+    translate] of the image's width and height, rounded to whole pixels (fractional shifts of
+    small images blur them). A single image (C, H, W) is treated as a batch of one. The draws come
+    from torch's random generator of the batch's device, so `torch.manual_seed` (or Lightning's
+    `seed_everything`) repeats them.
+
+    Pixels moved in from outside the image take `fill` per channel: pass the value a black pixel
+    has after normalisation, and warping normalised images equals normalising warped ones.
+    """
+
+    def __init__(
+        self, degrees: float, translate: float, fill: Sequence[float] | Tensor = (0.0,)
+    ) -> None:
+        self.degrees = degrees
+        self.translate = translate
+        self.fill = torch.as_tensor(fill, dtype=torch.float32).reshape(1, -1, 1, 1)
+
+    def __call__(self, images: Tensor) -> Tensor:
+        if images.ndim == 3:
+            return self(images[None])[0]
+        n, _, height, width = images.shape
+        draws = torch.rand(n, 3, device=images.device) * 2 - 1  # uniform in [-1, 1)
+        size = torch.tensor([width, height], device=images.device)
+        shifts = (draws[:, 1:] * self.translate * size).round()
+        return self.warp(images, draws[:, 0] * self.degrees, shifts)
+
+    def warp(self, images: Tensor, angles: Tensor, shifts: Tensor) -> Tensor:
+        """`images` rotated about their centres by `angles` (N,) in degrees, counter-clockwise as
+        torchvision's `affine` rotates, then shifted by `shifts` (N, 2) pixels (right, down)."""
+        height, width = images.shape[-2:]
+        cos, sin = torch.deg2rad(angles).cos(), torch.deg2rad(angles).sin()
+        # affine_grid wants, per image, where each output pixel is read from in the input, in
+        # coordinates running from -1 to 1 across the image: the inverse rotation, rescaled by
+        # the aspect ratio off the diagonal (non-square images rotate without shearing), applied
+        # after undoing the shift (a fraction t of a side is 2t in those units).
+        inverse = torch.stack(
+            [
+                torch.stack([cos, sin * height / width], dim=1),
+                torch.stack([-sin * width / height, cos], dim=1),
+            ],
+            dim=1,
+        )  # (N, 2, 2)
+        shift = shifts * 2 / torch.tensor([width, height], device=shifts.device)
+        offset = -(inverse @ shift.to(inverse.dtype)[:, :, None])  # (N, 2, 1)
+        theta = torch.cat([inverse, offset], dim=2).to(images.dtype)  # (N, 2, 3)
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        fill = self.fill.to(images.device, images.dtype)
+        # grid_sample pads with zeros; shifting by `fill` first makes the padding `fill` instead.
+        warped = F.grid_sample(images - fill, grid, mode="bilinear", align_corners=False)
+        return warped + fill
+
+    def __repr__(self) -> str:
+        return f"BatchRandomAffine(degrees={self.degrees}, translate={self.translate})"
