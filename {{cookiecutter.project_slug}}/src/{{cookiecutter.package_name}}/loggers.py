@@ -7,6 +7,8 @@ Lightning imports the tracking packages only when a logger starts, so a run that
 select them never pays their import time.
 """
 
+import csv
+import io
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -75,6 +77,26 @@ def sweep_group() -> str | None:
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return None
     return Path(HydraConfig.get().sweep.dir).name
+
+
+class CSVLogger(loggers.CSVLogger):
+    """Lightning's `CSVLogger`, keeping the rows of a run that continues in its own folder.
+
+    A requeued job (or `ckpt_path=last` with the same `hydra.run.dir`) opens the folder again;
+    Lightning's logger would then delete metrics.csv and keep only the epochs trained after
+    the restart. Here the new rows are added after the old ones, under the same header.
+    """
+
+    @property
+    def experiment(self) -> Any:
+        if self._experiment is None:
+            path = Path(self.log_dir) / "metrics.csv"
+            kept = path.read_text() if path.is_file() else ""
+            writer = super().experiment  # deletes the file it finds, on rank 0
+            if kept and self._experiment is not None:  # other ranks get a placeholder
+                path.write_text(kept)
+                writer.metrics_keys = next(csv.reader(io.StringIO(kept)))
+        return super().experiment
 
 
 class WandbLogger(loggers.WandbLogger):
