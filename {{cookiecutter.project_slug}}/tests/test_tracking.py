@@ -296,6 +296,8 @@ def test_mlflow_ui_serves_the_project_database_and_the_project_reads_it_after(
         assert status == 200
         names = {e["name"] for e in json.loads(body)["experiments"]}
         assert cfg.logger.mlflow.experiment_name in names
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path / "second")  # a second run, in a folder of its own
     train(cfg)  # the project's MLflow writes to the database the UI opened
     client = MlflowClient(tracking_uri=store)
     [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
