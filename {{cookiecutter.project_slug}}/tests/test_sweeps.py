@@ -112,7 +112,10 @@ def test_a_trial_far_behind_the_others_is_pruned(pruned_search: Path) -> None:
         "Trial pruned: Trial was pruned at epoch 1" in log_text and "Trial failed" not in log_text
     )
     assert not (second / "metrics.json").exists()
+    # Pruned is not failed: the command exits 0 (checked above) and lists no failed trial.
+    assert json.loads((second / "job.json").read_text())["status"] == "PRUNED"
     summary = (sweep_dir(pruned_search) / "summary.md").read_text()
+    assert "## Failed trials" not in summary
     assert "trials: 2 (1 COMPLETE, 1 PRUNED)" in summary and "Best trial: #0" in summary
     assert "| 1 | PRUNED |" in summary and "| epochs |" in summary
     assert (sweep_dir(pruned_search) / "intermediate_values.png").read_bytes()[:4] == b"\x89PNG"
