@@ -124,7 +124,9 @@ def trace(model: nn.Module, example: Tensor) -> torch.export.ExportedProgram:
     its tensors (Python `if` on them, `.item()`, numpy) cannot be captured."""
     batch = torch.export.Dim("batch")
     try:
-        return torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+        return torch.export.export(
+            model, (example,), dynamic_shapes=({0: batch},), strict=False
+        )  # strict=False: the same tracing whatever the default of this torch release
     except Exception as err:  # torch.export raises many kinds: guards, unsupported ops, ...
         raise ExportError(
             f"the model does not trace: {trace_reason(err)}; torch.export needs a forward made of"
