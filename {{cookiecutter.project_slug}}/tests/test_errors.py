@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from {{ cookiecutter.package_name }}.checks import check_config, check_devices
-from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.config import instantiate
+from {{ cookiecutter.package_name }}.errors import ConfigError, describe
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import compose_config
@@ -222,3 +224,15 @@ def test_every_monitored_metric_is_checked_before_training(make_config) -> None:
     with pytest.raises(ConfigError, match="model.monitor=val/accuracy is not logged.*val/acc"):
         check_config(make_config("data=digits", "model.monitor=val/accuracy"))
     check_config(make_config("data=digits", "callbacks.early_stopping.monitor=val/acc"))
+
+
+def test_an_instantiation_error_names_its_key_without_exception_notes() -> None:
+    """Hydra notes the failing node's key on the exception (`add_note`, Python 3.11 and later);
+    without notes, as on Python 3.10, the key is read from Hydra's frame: the same line."""
+    net = {"_target_": "torch.nn.Linear", "in_features": 2, "out_features": -1}
+    with pytest.raises(RuntimeError) as caught:
+        instantiate(OmegaConf.create({"model": {"net": net}}).model)
+    line = describe(caught.value)
+    assert line is not None and line.startswith("model.net: RuntimeError: Trying to create tensor")
+    caught.value.__dict__.pop("__notes__", None)  # as on Python 3.10, which has no notes
+    assert describe(caught.value) == line

@@ -52,7 +52,6 @@ class ImageDataModule(ArrayDataModule):
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std (one value per channel), or neither")
         self.given_statistics = None if mean is None else (list(mean), list(std or []))
-        self.augmentation: BatchRandomAffine | None = None  # set with the transforms
 
     def _to_float(self) -> list[Transform]:
         steps: list[Transform] = [ToTensor(torch.uint8), v2.ToDtype(torch.float32, scale=True)]
@@ -72,24 +71,30 @@ class ImageDataModule(ArrayDataModule):
 
     def transforms(self, fitted: Mapping[str, Any]) -> tuple[Compose, Compose]:
         steps = self._to_float()
-        channels = self.sample_shape[0] if self.sample_shape else 1
-        black = torch.zeros(channels)  # the value a black pixel has after these transforms
         if "mean" in fitted:
-            mean, std = fitted["mean"], fitted["std"]
-            steps.append(v2.Normalize(mean=mean.tolist(), std=std.tolist()))
-            black = -mean / std
-        if self.augment:
-            # Pixels warped in from outside are black, as in the raw image.
-            self.augmentation = BatchRandomAffine(self.rotation, self.translate, fill=black)
+            steps.append(v2.Normalize(mean=fitted["mean"].tolist(), std=fitted["std"].tolist()))
         transform = Compose(steps)
         return transform, transform  # augmentation is batched, on the device (see the class)
 
+    @property
+    def augmentation(self) -> BatchRandomAffine | None:
+        """The warp of training batches (None without `augment`), from the fitted statistics:
+        pixels moved in from outside are black, as in the raw image, at the value black has
+        after this data's normalisation."""
+        if not self.augment:
+            return None
+        if "mean" in self.fitted:
+            black = -self.fitted["mean"] / self.fitted["std"]
+        else:
+            black = torch.zeros(self.sample_shape[0] if self.sample_shape else 1)
+        return BatchRandomAffine(self.rotation, self.translate, fill=black)
+
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Augments training batches, already on the model's device; others pass unchanged."""
-        if self.augmentation is None or self.trainer is None or not self.trainer.training:
+        if self.trainer is None or not self.trainer.training or (warp := self.augmentation) is None:
             return batch
         x, y = batch
-        return self.augmentation(x), y
+        return warp(x), y
 
     def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
         """Every image file under `path` (or the one file), read at the training images' size
