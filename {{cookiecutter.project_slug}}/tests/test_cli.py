@@ -146,6 +146,35 @@ def test_help_config_and_completion_are_fast_and_import_no_training_stack(
     assert not (tmp_path / "logs").exists()
 
 
+GC_CHECK = """
+import gc, json, sys
+from {{ cookiecutter.package_name }}.cli import import_lightning
+sys.path.insert(0, "broken")  # a lightning.py that raises: a failed import leaves GC on
+try:
+    import_lightning()
+except ImportError:
+    failed = gc.isenabled()
+sys.path.remove("broken")
+import_lightning()
+frozen = gc.get_freeze_count()
+import_lightning()  # a multirun's next job: its garbage stays collectable
+print(json.dumps([failed, gc.isenabled(), frozen, gc.get_freeze_count()]))
+"""
+
+
+def test_lightning_is_imported_once_and_left_out_of_garbage_collection(tmp_path: Path) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "lightning.py").write_text("raise ImportError('broken')\n")
+    result = subprocess.run(
+        [sys.executable, "-c", GC_CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    enabled_after_failure, enabled, frozen, frozen_again = json.loads(result.stdout)
+    assert enabled_after_failure and enabled
+    assert frozen > 100_000, "torch's and Lightning's objects are frozen"
+    assert frozen_again == frozen
+
+
 def test_help_is_the_projects_own_page(tmp_path: Path) -> None:
     result = run_script(tmp_path, "train.py", "--help", "seed=7")
     assert result.returncode == 0, result.stderr
