@@ -400,9 +400,9 @@ def bench_process(
         cfg = config(*overrides)
         data = work / f"case{index}.npz"
         task = write_arrays(cfg, data)
-        name = f"{name}, {epoch_count(cfg.trainer.max_epochs)}"
-        measures = process_rows("process", name, "plain_train.py")
-        like_for_like = Row("process", f"{name}: wall time", "s", PAUSED_NAME)
+        case = f"{name}, {epoch_count(cfg.trainer.max_epochs)}"
+        measures = process_rows("process", case, "plain_train.py")
+        like_for_like = Row("process", f"{case}: wall time", "s", PAUSED_NAME)
         for r in range(rounds):
             clock = work / f"clock{index}-{r}.json"
             project = run_process(
@@ -412,10 +412,12 @@ def bench_process(
                 clock,
                 env,
             )
-            command = plain_command(cfg, data, task, work / f"plain{index}-{r}", clock)
-            plain = run_process(command, work, clock, env)
+            plain = run_process(
+                plain_command(cfg, data, task, work / f"plain{index}-{r}", clock), work, clock, env
+            )
             for key, row in measures.items():
                 row.add(getattr(project, key), getattr(plain, key))
+            command = plain_command(cfg, data, task, work / f"paused{index}-{r}", clock)
             paused = run_process(gc_paused(command), work, clock, env)
             like_for_like.add(project.wall, paused.wall)
         rows.extend([*measures.values(), like_for_like])
