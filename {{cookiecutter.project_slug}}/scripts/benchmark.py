@@ -1,10 +1,11 @@
 """This project against plain PyTorch, pair by pair: python scripts/benchmark.py [--peer PATH]
 
-Each comparison runs as pairs, interleaved (project, baseline, project, baseline, ...) for
---rounds rounds, with torch and OpenMP held to --threads threads on both sides. The table shows
-each side's median, the median and range of the ratio project / baseline over the rounds (of
-time, or of peak memory: above 1 the project costs more) and the 1-minute load average while
-the pairs ran. The baselines are what an expert writes by hand:
+Each comparison runs as pairs, interleaved (project, baseline, project, baseline, ...; in
+`process`, each round runs the project and then both plain baselines) for --rounds rounds, with
+torch and OpenMP held to --threads threads on both sides. The table shows each side's median,
+the median and range of the ratio project / baseline over the rounds (of time, or of peak
+memory: above 1 the project costs more) and the 1-minute load average while the pairs ran.
+The baselines are what an expert writes by hand:
 
 - loader: the project's training loader (`TensorBatchSampler` + `__getitems__`, transforms run
   per batch) against `TensorDataset` + `DataLoader` over tensors transformed up front, and
@@ -16,9 +17,9 @@ the pairs ran. The baselines are what an expert writes by hand:
 - process: `python train.py` with its defaults against `python scripts/plain_train.py` doing
   the same work (same data, split, network, optimizer, metrics and augmentation; validation every
   epoch, best and last checkpoints, early stopping, the test of the best weights): wall time,
-  time to the end of the first training step, peak memory (max RSS); and the wall time once
-  more against the plain script with its imports made as train.py makes its own (garbage
-  collector paused, then frozen), which hand-written scripts do not do;
+  time to the end of the first training step, peak memory (max RSS); then the same measures
+  against the plain script with its imports made as train.py makes its own (garbage collector
+  paused, then frozen), which hand-written scripts do not do: like for like;
 - peer (--peer PATH, a checkout of ashleve/lightning-hydra-template): one MNIST epoch of both
   projects, same-sized MLPs, batch size and split, reading the same 60,000 + 10,000 images in
   MNIST's IDX files (written by this script: MNIST cannot be downloaded everywhere);
@@ -354,8 +355,9 @@ def plain_command(cfg: DictConfig, data: Path, task: str, out: Path, clock: Path
 # timed with the same lines, so the table shows what is left when both sides do it.
 PAUSED_NAME = "plain_train.py, GC paused at import"
 GC_PAUSED = (
-    "import gc, runpy, sys; gc.disable(); import torch, torchmetrics.classification;"
+    "import gc, os, runpy, sys; gc.disable(); import torch, torchmetrics.classification;"
     " gc.freeze(); gc.enable(); sys.argv = sys.argv[1:];"
+    " sys.path[0] = os.path.dirname(sys.argv[0]);"  # as `python script.py` sets it
     " runpy.run_path(sys.argv[0], run_name='__main__')"
 )
 
@@ -402,7 +404,7 @@ def bench_process(
         task = write_arrays(cfg, data)
         case = f"{name}, {epoch_count(cfg.trainer.max_epochs)}"
         measures = process_rows("process", case, "plain_train.py")
-        like_for_like = Row("process", f"{case}: wall time", "s", PAUSED_NAME)
+        like_for_like = process_rows("process", case, PAUSED_NAME)
         for r in range(rounds):
             clock = work / f"clock{index}-{r}.json"
             project = run_process(
@@ -419,8 +421,9 @@ def bench_process(
                 row.add(getattr(project, key), getattr(plain, key))
             command = plain_command(cfg, data, task, work / f"paused{index}-{r}", clock)
             paused = run_process(gc_paused(command), work, clock, env)
-            like_for_like.add(project.wall, paused.wall)
-        rows.extend([*measures.values(), like_for_like])
+            for key, row in like_for_like.items():
+                row.add(getattr(project, key), getattr(paused, key))
+        rows.extend([*measures.values(), *like_for_like.values()])
 
 
 # --- the peer template on MNIST -----------------------------------------------------------------

@@ -30,7 +30,7 @@ def test_benchmark_prints_one_table_and_writes_every_pair(tmp_path: Path) -> Non
     sections = {section for section, _, _ in rows}
     assert sections == {"loader", "loop", "process", "peer", "gpu"}
     measured = [row for row in report["rows"] if row["project"]]
-    assert len(measured) == 2 + 2 + 2 * 6 + (2 if torch.cuda.is_available() else 0)
+    assert len(measured) == 2 + 2 + 2 * 2 * 5 + (2 if torch.cuda.is_available() else 0)
     for row in measured:
         assert len(row["project"]) == len(row["baseline"]) == len(row["load"]) == 2  # rounds
         assert row["ratio_min"] <= row["ratio_median"] <= row["ratio_max"]
@@ -39,12 +39,12 @@ def test_benchmark_prints_one_table_and_writes_every_pair(tmp_path: Path) -> Non
     measures = ("wall time", "CPU time", "time to first step", "CPU to first step", "peak memory")
     for case in ("linear/regression", "cnn/digits, augmented"):
         for measure in measures:
-            key = ("process", f"{case}, 1 epoch: {measure}", "plain_train.py")
-            assert rows[key]["project"]
-        # The same wall time against the plain script with train.py's garbage-collector pause.
-        wall = f"{case}, 1 epoch: wall time"
-        paused = rows[("process", wall, "plain_train.py, GC paused at import")]
-        assert paused["project"] == rows[("process", wall, "plain_train.py")]["project"]
+            name = f"{case}, 1 epoch: {measure}"
+            plain = rows[("process", name, "plain_train.py")]
+            # The same runs of the project against the plain script with train.py's GC pause.
+            paused = rows[("process", name, "plain_train.py, GC paused at import")]
+            assert plain["project"] == paused["project"]
+            assert plain["baseline"] != paused["baseline"]
     [peer] = [row for row in report["rows"] if row["section"] == "peer"]
     assert peer["note"] == "skipped: no --peer PATH" and not peer["project"]
     if not torch.cuda.is_available():

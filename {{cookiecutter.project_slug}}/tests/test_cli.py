@@ -155,10 +155,12 @@ try:
 except ImportError:
     failed = gc.isenabled()
 sys.path.remove("broken")
+collections = [generation["collections"] for generation in gc.get_stats()]
 import_lightning()
+collected = [generation["collections"] for generation in gc.get_stats()] != collections
 frozen = gc.get_freeze_count()
 import_lightning()  # a multirun's next job: its garbage stays collectable
-print(json.dumps([failed, gc.isenabled(), frozen, gc.get_freeze_count()]))
+print(json.dumps([failed, collected, gc.isenabled(), frozen, gc.get_freeze_count()]))
 """
 
 
@@ -169,8 +171,9 @@ def test_lightning_is_imported_once_and_left_out_of_garbage_collection(tmp_path:
         [sys.executable, "-c", GC_CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    enabled_after_failure, enabled, frozen, frozen_again = json.loads(result.stdout)
+    enabled_after_failure, collected, enabled, frozen, frozen_again = json.loads(result.stdout)
     assert enabled_after_failure and enabled
+    assert not collected, "no garbage collection while Lightning is imported"
     assert frozen > 100_000, "torch's and Lightning's objects are frozen"
     assert frozen_again == frozen
 

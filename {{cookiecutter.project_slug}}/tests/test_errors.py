@@ -175,7 +175,7 @@ def test_every_bad_input_gets_one_line_and_leaves_no_run_folder(workdir: Path) -
 @pytest.mark.slow
 def test_the_config_is_composed_once_per_run(tmp_path: Path) -> None:
     counter = """
-import sys
+import gc, sys
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from {{ cookiecutter.package_name }}.cli import train_main
 
@@ -184,13 +184,14 @@ load = ConfigLoaderImpl._load_configuration_impl
 ConfigLoaderImpl._load_configuration_impl = lambda *a, **k: calls.append(1) or load(*a, **k)
 sys.argv = ["train.py", "trainer.max_epochs=1", "logger=none"]
 train_main()
-print("compositions:", len(calls))
+print("compositions:", len(calls), "frozen objects:", gc.get_freeze_count() > 100_000)
 """
     result = subprocess.run(
         [sys.executable, "-c", counter], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "compositions: 1"
+    # ... and the job imports Lightning as cli.import_lightning does (tests/test_cli.py).
+    assert result.stdout.strip().splitlines()[-1] == "compositions: 1 frozen objects: True"
 
 
 def test_more_devices_than_exist() -> None:

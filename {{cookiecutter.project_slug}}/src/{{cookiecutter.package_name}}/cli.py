@@ -91,21 +91,25 @@ def log_to_file(message: str, error: BaseException) -> None:
 def import_lightning() -> None:
     """Imports Lightning (with torch, torchmetrics and torchvision) once per process.
 
-    The import makes some 700,000 objects that live until the process ends: the cyclic garbage
-    collector is paused while they are made and then told to leave them alone (`gc.freeze`),
-    instead of walking them again and again during the import and once more at exit, where
-    freeing them reclaims nothing. That is 1.5 s of a run on a 2-core CPU.
+    The import makes some 730,000 objects that live until the process ends. Python's cyclic
+    garbage collector would walk them again and again while they are made, and once more at
+    exit, freeing almost nothing: it is paused for the import, and everything tracked then (the
+    import's objects and Hydra's config) is frozen out of its reach (`gc.freeze`). README.md,
+    Benchmark, has what this saves.
 
     Lightning prints INFO lines through a console handler of its own; with Hydra's logging set
     up they reach the console and train.log through the root logger instead, once.
     """
-    if "lightning" not in sys.modules:  # a multirun's next job has it, and its own garbage
+    if "lightning" not in sys.modules:  # later jobs of a multirun: their objects stay collectable
+        enabled = gc.isenabled()
         gc.disable()
         try:
             import lightning  # noqa: F401  (adds that handler)
-        finally:
+
             gc.freeze()
-            gc.enable()
+        finally:
+            if enabled:
+                gc.enable()
     if logging.getLogger().handlers:
         logging.getLogger("lightning").handlers.clear()
 
