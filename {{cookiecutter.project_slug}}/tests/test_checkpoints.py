@@ -6,17 +6,24 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import lightning as L
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import open_dict
 
+from {{ cookiecutter.package_name }}.callbacks import CheckpointOnSigterm
 from {{ cookiecutter.package_name }}.checks import find_checkpoint
 from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
+from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.errors import ConfigError, describe
 from {{ cookiecutter.package_name }}.prediction import predict
 from {{ cookiecutter.package_name }}.runs import atomic_open, git_state
@@ -50,6 +57,38 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> Non
     # Checkpoints continue where they were, so the best over all epochs is remembered.
     assert not (logs / "runs" / "c_resumed" / "checkpoints").exists()
     assert (continued / "last.ckpt").stat().st_mtime_ns > first_half_saved
+
+
+class SigtermInValidation(Callback):
+    """Sends this process SIGTERM during the first epoch's validation, after its last training
+    batch: Lightning stops after the validation batch, and CheckpointOnSigterm saves."""
+
+    def on_validation_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        if not trainer.sanity_checking and not trainer.received_sigterm:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_run_stopped_after_its_epochs_last_batch_resumes(tmp_path: Path) -> None:
+    """The resumed epoch has no training batch left: it ends (validation, checkpoints) without
+    computing training metrics over no batch, which R2Score refuses."""
+    cfg = run_config(tmp_path / "logs", "a", "trainer.max_epochs=2", "data.batch_size=16")
+    saved = CheckpointOnSigterm(str(tmp_path / "stopped"))
+    trainer = L.Trainer(
+        max_epochs=2,
+        callbacks=[SigtermInValidation(), saved],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    with pytest.raises(SIGTERMException):
+        trainer.fit(instantiate(cfg.model), datamodule=instantiate(cfg.data))
+    checkpoint = torch.load(saved.ckpt_path, weights_only=True)
+    assert checkpoint["epoch"] == 0 and checkpoint["global_step"] == trainer.num_training_batches
+    resumed = train(
+        run_config(tmp_path / "logs", "b", "trainer.max_epochs=2", f"ckpt_path={saved.ckpt_path}")
+    )
+    assert resumed["val/loss"] > 0 and resumed["train/loss"] > 0  # epoch 1's, trained in full
 
 
 def first_epoch_logged(run_dir: Path) -> int:

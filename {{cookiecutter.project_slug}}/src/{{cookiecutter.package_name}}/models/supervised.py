@@ -125,6 +125,8 @@ class SupervisedModule(L.LightningModule):
     def _log_epoch(self, split: str) -> dict[str, Tensor]:
         # compute() reduces over every process, so under DDP these are the whole split's values.
         mean_loss, metrics = getattr(self, f"{split}_loss"), getattr(self, f"{split}_metrics")
+        if not mean_loss.update_called:  # resumed after the epoch's last batch: none to report
+            return {}
         values = {f"{split}/loss": mean_loss.compute(), **metrics.compute()}
         mean_loss.reset()
         metrics.reset()
