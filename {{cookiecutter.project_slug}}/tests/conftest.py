@@ -15,9 +15,11 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR  # importing it registers the schemas
+from {{ cookiecutter.package_name }}.config import config_dir, register_configs
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = str(config_dir())
+register_configs()  # the schemas and resolvers conf/*.yaml name, as the command line does
 
 
 def compose_config(output_dir: Path, *overrides: str, config_name: str = "train") -> DictConfig:

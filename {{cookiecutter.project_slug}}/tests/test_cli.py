@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +41,13 @@ def test_train_writes_a_complete_run_directory(tmp_path: Path) -> None:
 
 def test_python_dash_m_runs_training(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "trainer.max_epochs=1", "logger=none"],
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}",
+            "trainer.max_epochs=1",
+            "logger=none",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -106,18 +111,16 @@ def test_train_digits_and_a_csv_from_the_command_line(tmp_path: Path) -> None:
 HEAVY = {"torch", "lightning", "wandb", "mlflow", "tensorboard", "matplotlib", "sklearn", "optuna"}
 
 
-def timed(*args: str, cwd: Path, **env: str) -> tuple[float, subprocess.CompletedProcess]:
-    """Seconds `python <args>` takes in a fresh process, and its result."""
-    start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=os.environ | env
-    )
-    return time.perf_counter() - start, result
-
-
 def imported(*args: str, cwd: Path, **env: str) -> set[str]:
     """The top-level packages `python <args>` imports."""
-    _, result = timed("-X", "importtime", *args, cwd=cwd, **env)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=os.environ | env,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return {m.split(".")[0] for m in re.findall(r"^import time:.*\|\s*(\S+)$", result.stderr, re.M)}
 
@@ -132,17 +135,12 @@ QUICK_COMMANDS = {
 
 
 @pytest.mark.parametrize("name", QUICK_COMMANDS)
-def test_help_config_and_completion_are_fast_and_import_no_training_stack(
-    name: str, tmp_path: Path
-) -> None:
+def test_help_config_and_completion_import_no_training_stack(name: str, tmp_path: Path) -> None:
+    """They compose the config with Hydra alone: no torch, no Lightning (seconds saved)."""
     args = (str(PROJECT_ROOT / "train.py"), *QUICK_COMMANDS[name])
-    lightning, result = timed("-c", "import lightning", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    seconds, result = timed(*args, cwd=tmp_path, **COMPLETION)
-    assert result.returncode == 0, result.stderr
-    assert imported(*args, cwd=tmp_path, **COMPLETION) & HEAVY == set()
-    # On a machine where `import lightning` takes 5 s, these take under 2.
-    assert seconds < 0.4 * lightning, f"{name}: {seconds:.2f} s, import lightning {lightning:.2f} s"
+    packages = imported(*args, cwd=tmp_path, **COMPLETION)
+    assert {"hydra", "omegaconf"} <= packages  # the measurement sees imports at all
+    assert packages & HEAVY == set()
     assert not (tmp_path / "logs").exists()
 
 

@@ -3,13 +3,10 @@
 import pytest
 from hydra import compose, initialize_config_dir
 
-from {{ cookiecutter.package_name }}.checks import check_hardware
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.config import instantiate, on_rank_zero
-from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import running_job
+from .conftest import CONFIG_DIR, running_job
 
 
 def test_bf16_mixed_precision_trains_on_the_cpu(make_config) -> None:
@@ -17,9 +14,10 @@ def test_bf16_mixed_precision_trains_on_the_cpu(make_config) -> None:
     assert "test/loss" in metrics
 
 
-def test_float16_on_the_cpu_is_refused_with_the_fix(make_config) -> None:
-    with pytest.raises(ConfigError, match="use trainer.precision=bf16-mixed"):
-        check_hardware(make_config("trainer=cpu", "trainer.precision=16-mixed").trainer)
+def test_float16_on_the_cpu_falls_back_to_bfloat16(make_config) -> None:
+    with pytest.warns(UserWarning, match="Using `precision='bf16-mixed'` instead"):
+        trainer = instantiate(make_config("trainer=cpu", "trainer.precision=16-mixed").trainer)
+    assert trainer.precision == "bf16-mixed"
 
 
 def test_compiled_network_trains_and_keeps_checkpoint_names(make_config) -> None:

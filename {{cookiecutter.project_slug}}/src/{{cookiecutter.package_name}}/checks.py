@@ -1,12 +1,12 @@
 """The checks a composed config gets before a task builds anything: one bad value costs a second.
 
-Hydra has already checked keys and types against the schemas (config.py). What is left needs
-Python: values in range, the `_target_`s' own arguments, the machine's hardware, the monitored
-metric of the data's task, the run folder, and the checkpoint to start from.
+Only what no library checks: Hydra checks keys and types against the schemas (config.py) and
+names the config key of a `_target_` that refuses its arguments; Lightning refuses hardware the
+machine lacks. Left here: values no library checks in time (NaN anywhere, a negative learning
+rate), the monitored metric of the data's task, the run folder, and the checkpoint to start from.
 """
 
 import difflib
-import inspect
 import logging
 import math
 import os
@@ -38,7 +38,6 @@ LAST_CHECKPOINTS = (
 def check_before_start(cfg: DictConfig, checkpoint_required: bool = False) -> str | None:
     """Every check of `cfg`; returns the checkpoint to start from (`ckpt_path`), as a file."""
     check_config(cfg)
-    check_hardware(cfg.trainer)
     output_dir = Path(cfg.paths.output_dir)
     # The other processes of a DDP run share rank 0's folder when it is given (hydra.run.dir),
     # and have none otherwise (their output_dir is where they were started): check the same.
@@ -58,11 +57,10 @@ def running_multirun() -> Path | None:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """What the config alone decides, on any machine: values, arguments, monitored metrics."""
-    check_no_missing_values(cfg)
+    """What the config alone decides, on any machine: values and monitored metrics."""
+    if missing := sorted(OmegaConf.missing_keys(OmegaConf.masked_copy(cfg, job_keys(cfg)))):
+        raise ConfigError(f"{missing[0]} has no value (??? in the config); set {missing[0]}=...")
     check_values(cfg)
-    for key, node in target_nodes(cfg):
-        check_arguments(key, node)
     check_monitored_metrics(cfg)
 
 
@@ -74,22 +72,10 @@ def check_monitored_metrics(cfg: DictConfig) -> None:
         check_monitored_metric("optimized_metric", cfg.optimized_metric, task)
     if cfg.monitor.metric != cfg.get("optimized_metric"):
         check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
-    for key, node in target_nodes(cfg):  # callbacks, the model's scheduler
+    for key, node in target_nodes(job_config(cfg)):  # callbacks, the model's scheduler
         monitor = node.get("monitor")
         if isinstance(monitor, str) and monitor != cfg.monitor.metric:
             check_monitored_metric(f"{key}.monitor", monitor, task)
-
-
-def check_no_missing_values(cfg: DictConfig, prefix: str = "") -> None:
-    keys = job_keys(cfg) if not prefix else [str(key) for key in cfg]
-    for key in keys:
-        if OmegaConf.is_missing(cfg, key):
-            raise ConfigError(
-                f"{prefix}{key} has no value (??? in the config); set {prefix}{key}=..."
-            )
-        node = cfg._get_node(key)
-        if isinstance(node, DictConfig) and not node._is_interpolation() and not node._is_none():
-            check_no_missing_values(node, f"{prefix}{key}.")
 
 
 def _number(cfg: DictConfig, key: str) -> Any:
@@ -104,25 +90,21 @@ def check_values(cfg: DictConfig) -> None:
     for key, value in numbers(OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)))):
         if not math.isfinite(value):
             raise ConfigError(f"{key}={value} is not a finite number; give a number, e.g. 0.1")
-    for key, low in (("data.batch_size", 1), ("data.num_workers", 0), ("trainer.max_epochs", -1)):
+    # The DataLoader checks these only when the first epoch starts: here they cost no run.
+    for key, low in (("data.batch_size", 1), ("data.num_workers", 0)):
         value = _number(cfg, key)
         if isinstance(value, int) and value < low:
             raise ConfigError(f"{key}={value} must be at least {low}")
-    fractions = [(key, _number(cfg, key)) for key in ("data.val_fraction", "data.test_fraction")]
-    given = [(key, value) for key, value in fractions if isinstance(value, int | float)]
-    if any(not 0 <= value < 1 for _, value in given) or sum(v for _, v in given) >= 1:
-        shown = " and ".join(f"{key}={value}" for key, value in given)
-        raise ConfigError(f"{shown} must be in [0, 1) and leave samples for training")
-    folds, fold = _number(cfg, "data.num_folds"), _number(cfg, "data.fold")
-    if folds is not None and not (
-        isinstance(folds, int) and folds >= 2 and isinstance(fold, int) and 0 <= fold < folds
-    ):
-        raise ConfigError(
-            f"data.fold={fold} with data.num_folds={folds}: num_folds must be at least 2 and the"
-            " fold one of 0 .. num_folds-1"
-        )
     if cfg.monitor.mode not in ("min", "max"):
         raise ConfigError(f"monitor.mode={cfg.monitor.mode} must be min or max")
+    # Lightning refuses more GPUs than exist, but starts any number of CPU processes.
+    devices, cores = _number(cfg, "trainer.devices"), os.cpu_count() or 1
+    on_cpu = _number(cfg, "trainer.accelerator") == "cpu"
+    if on_cpu and isinstance(devices, int) and devices > cores:
+        raise ConfigError(
+            f"trainer.devices={devices} starts {devices} processes on a machine with {cores} CPU"
+            f" cores; use trainer.devices={cores} or fewer"
+        )
 
 
 def numbers(node: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
@@ -137,62 +119,19 @@ def numbers(node: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
         yield prefix.rstrip("."), node
 
 
-def target_nodes(cfg: DictConfig, prefix: str = "") -> Iterator[tuple[str, DictConfig]]:
-    """(key, node) of every config node with a `_target_`, depth first."""
-    for key in job_keys(cfg) if not prefix else [str(key) for key in cfg]:
-        node = cfg._get_node(key)
-        if not isinstance(node, DictConfig) or node._is_none() or node._is_interpolation():
-            continue
-        if "_target_" in node:
-            yield f"{prefix}{key}", node
-        yield from target_nodes(node, f"{prefix}{key}.")
-
-
-def accepted_arguments(target: Any) -> set[str] | None:
-    """The keyword arguments `target` takes (following `**kwargs` up a class's bases); None
-    when it takes any."""
-    functions = [target]
-    if isinstance(target, type):
-        functions = [c.__dict__["__init__"] for c in target.__mro__ if "__init__" in c.__dict__]
-    names: set[str] = set()
-    for function in functions:
-        try:
-            parameters = inspect.signature(function).parameters.values()
-        except (TypeError, ValueError):  # a builtin without a signature
-            return None
-        names |= {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            return names - {"self"}
-    return None
-
-
-def check_arguments(key: str, node: DictConfig) -> None:
-    """Each key of a `_target_` node is an argument of the target: no leftovers, no typos."""
-    target_name = node._target_
-    try:
-        target = get_object(target_name)
-    except Exception as err:  # ImportError, AttributeError, or Hydra's wrapper of them
-        raise ConfigError(
-            f"{key}._target_={target_name} cannot be imported ({err.__class__.__name__});"
-            " check the module path and the class name"
-        ) from None
-    accepted = accepted_arguments(target)
-    if accepted is None:
+def target_nodes(node: Any, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """(dotted key, node) of every node with a `_target_` in a config container, depth first."""
+    if not isinstance(node, dict):
         return
-    for name in map(str, node):
-        if name.startswith("_") or name in accepted:
-            continue
-        guess = difflib.get_close_matches(name, sorted(accepted), n=1)
-        hint = f"did you mean {key}.{guess[0]}? " if guess else ""
-        raise ConfigError(
-            f"{key}.{name} is not an argument of {target_name}; {hint}its arguments are"
-            f" {', '.join(sorted(accepted))}"
-        )
+    if "_target_" in node:
+        yield prefix.rstrip("."), node
+    for key, value in node.items():
+        yield from target_nodes(value, f"{prefix}{key}.")
 
 
 def data_task(data: DictConfig) -> str:
     """The data's task: its `task` setting, else the DataModule class's own."""
-    task = data.get("task") or getattr(get_object(data._target_), "task", None)
+    task = data.get("task") or getattr(get_object(data["_target_"]), "task", None)
     if task not in ("regression", "classification"):
         raise ConfigError(f"data.task={task} is not regression or classification")
     return str(task)
@@ -212,49 +151,6 @@ def check_monitored_metric(key: str, metric: str, task: str) -> None:
         hint = f"did you mean {guess[0]}? " if guess else ""
         raise ConfigError(
             f"{key}={metric} is not logged by {task} runs; {hint}choose one of: {', '.join(known)}"
-        )
-
-
-def check_hardware(trainer: DictConfig) -> None:
-    """The trainer's accelerator, device count and precision against this machine."""
-    accelerator, devices, precision = trainer.accelerator, trainer.devices, trainer.precision
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            "trainer.accelerator=gpu needs a CUDA GPU, but none is visible"
-            " (torch.cuda.is_available() is False); use trainer=cpu, or check the NVIDIA"
-            " driver and CUDA_VISIBLE_DEVICES"
-        )
-    if accelerator == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(
-            "trainer.accelerator=mps needs Apple-silicon MPS, which this machine lacks;"
-            " use trainer=cpu"
-        )
-    if accelerator == "cpu" and str(precision) in ("16", "16-mixed", "16-true"):
-        raise ConfigError(
-            f"trainer.precision={precision} needs a GPU; on the CPU use"
-            " trainer.precision=bf16-mixed or 32-true"
-        )
-    check_devices(accelerator, devices)
-
-
-def check_devices(accelerator: str, devices: Any) -> None:
-    """More devices than the machine has is an error here, not a hang in process-group setup."""
-    if isinstance(devices, int) and devices > 0:
-        wanted = devices
-    elif OmegaConf.is_list(devices) or isinstance(devices, list | tuple):
-        wanted = len(devices)
-    else:
-        return  # "auto", -1 or a string: Lightning picks what exists
-    if accelerator in ("gpu", "cuda"):
-        available, what = torch.cuda.device_count(), "CUDA GPUs"
-    elif accelerator == "cpu":
-        available, what = os.cpu_count() or 1, "CPU cores"
-    else:
-        return
-    if wanted > available:
-        raise ConfigError(
-            f"trainer.devices={devices} asks for {wanted} devices but this machine has"
-            f" {available} {what}; use trainer.devices={available} or fewer"
         )
 
 

@@ -25,13 +25,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .config import TRUSTED_TARGETS, config_dir, register_resolvers, register_schemas
+from .config import TRUSTED_TARGETS, config_dir, register_configs
 from .errors import describe, exit_with, reported, wants_traceback
 from .runs import RUN_INFO
 
 log = logging.getLogger(__name__)
-register_schemas()
-register_resolvers()
 CONFIG_DIR = str(config_dir())
 
 
@@ -47,6 +45,7 @@ def hydra_task(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Call
 
         def main() -> Any:
             load_dotenv(Path.cwd() / ".env")  # API keys and settings; variables already set win
+            register_configs()
             return job()
 
         return reported(main)
@@ -58,6 +57,7 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Runs one job. A failure in a single run is reported here, as one line, and the job's
     own folder goes if the failure came before its work started; in a multirun it is left to
     the sweeper, which records the job as failed and goes on."""
+    register_configs()  # again: a launcher may run the job in another process (submitit, joblib)
     import_lightning()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)

@@ -87,56 +87,6 @@ class ModelConf:
     optimizer: OptimizerConf = field(default_factory=OptimizerConf)
 
 
-@dataclass
-class TrainerConf:
-    """Every `lightning.Trainer` argument with Lightning's default, merged before conf/trainer/.
-
-    `callbacks` and `logger` are left out: they are groups of their own. tests/test_config.py
-    checks this list against the installed Lightning.
-    """
-
-    _target_: str = "lightning.pytorch.Trainer"
-    accelerator: str = "auto"
-    strategy: str = "auto"
-    devices: Any = "auto"  # an int, a list of device indices or a string
-    num_nodes: int = 1
-    precision: int | str | None = None
-    fast_dev_run: int | bool = False
-    max_epochs: int | None = None
-    min_epochs: int | None = None
-    max_steps: int = -1
-    min_steps: int | None = None
-    max_time: Any = None  # "DD:HH:MM:SS" or a dict of days, hours, ...
-    limit_train_batches: int | float | None = None
-    limit_val_batches: int | float | None = None
-    limit_test_batches: int | float | None = None
-    limit_predict_batches: int | float | None = None
-    overfit_batches: int | float = 0.0
-    val_check_interval: int | float | str | None = None
-    check_val_every_n_epoch: int | None = 1
-    num_sanity_val_steps: int | None = None
-    log_every_n_steps: int | None = None
-    enable_checkpointing: bool | None = None
-    enable_progress_bar: bool | None = None
-    enable_model_summary: bool | None = None
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: int | float | None = None
-    gradient_clip_algorithm: str | None = None
-    deterministic: bool | str | None = None
-    benchmark: bool | None = None
-    inference_mode: bool = True
-    use_distributed_sampler: bool = True
-    profiler: Any = None  # "simple", "advanced" or a `_target_` config
-    detect_anomaly: bool = False
-    barebones: bool = False
-    plugins: Any = None
-    sync_batchnorm: bool = False
-    reload_dataloaders_every_n_epochs: int = 0
-    default_root_dir: str | None = None
-    enable_autolog_hparams: bool = True
-    model_registry: str | None = None
-
-
 # What configs may build (Hydra's execution whitelist): this package and the libraries it uses.
 TRUSTED_TARGETS = [
     f"{__package__}.*",
@@ -161,15 +111,7 @@ SCHEMAS = {
     "export_schema": ExportConf,
     "data_schema": DataConf,
     "model_schema": ModelConf,
-    "trainer_schema": TrainerConf,
 }
-
-
-def register_schemas() -> None:
-    """Stores the schemas where the defaults lists of conf/*.yaml find them."""
-    store = ConfigStore.instance()
-    for name, node in SCHEMAS.items():
-        store.store(name=name, node=node, provider=__package__)
 
 
 def on_rank_zero(value: Any, elsewhere: Any) -> Any:
@@ -182,11 +124,18 @@ def on_rank_zero(value: Any, elsewhere: Any) -> Any:
     return value if all(rank == "0" for rank in ranks) else elsewhere
 
 
-def register_resolvers() -> None:
-    """The `${name:...}` functions conf/*.yaml use beside OmegaConf's and Hydra's own."""
+def register_configs() -> None:
+    """Stores the schemas and resolvers that conf/*.yaml name; call it once before composing.
+
+    The command line calls it before Hydra composes; a test or a notebook that composes with
+    Hydra's compose API calls it first too: `register_configs()`, then `initialize_config_dir`.
+    """
+    store = ConfigStore.instance()
+    for name, node in SCHEMAS.items():
+        store.store(name=name, node=node, provider=__package__)
+    OmegaConf.register_resolver("on_rank_zero", on_rank_zero, replace=True)
     from .sweeps import optuna_direction
 
-    OmegaConf.register_resolver("on_rank_zero", on_rank_zero, replace=True)
     OmegaConf.register_resolver("sweep_direction", optuna_direction, replace=True)
 
 

@@ -101,18 +101,11 @@ def describe_omegaconf(error: OmegaConfBaseException) -> str:
 
 
 def _config_key(error: BaseException) -> str | None:
-    """The config key Hydra notes on an exception raised while it instantiated that node."""
+    """The config key noted on an exception raised while that node was built (build.py)."""
     for note in getattr(error, "__notes__", []):
         if note.startswith("full_key: "):
             return note.removeprefix("full_key: ")
-    # Python 3.10 has no add_note, so Hydra notes nothing there: read the key where Hydra
-    # called the target (`_call_target` in hydra/_internal/instantiate), the innermost call.
-    key, frame = None, error.__traceback__
-    while frame is not None:
-        if frame.tb_frame.f_code.co_name == "_call_target":
-            key = frame.tb_frame.f_locals.get("full_key") or key
-        frame = frame.tb_next
-    return key
+    return None
 
 
 def _first_line(error: BaseException) -> str:

@@ -22,8 +22,8 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from .build import build_node
 from .checks import check_before_start
-from .config import instantiate
 from .data.datamodule import ArrayDataModule
 from .errors import ConfigError, ExportError
 from .loading import from_checkpoint, require_data_state, trained_shapes
@@ -55,9 +55,9 @@ def export(cfg: DictConfig) -> Path:
     output_dir = Path(cfg.paths.output_dir)
     cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
     check_before_start(cfg, checkpoint_required=True)
-    datamodule: ArrayDataModule = instantiate(cfg.data)
+    datamodule: ArrayDataModule = build_node("data", cfg.data)
     datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
-    module: SupervisedModule = instantiate(cfg.model)
+    module: SupervisedModule = build_node("model", cfg.model)
     module.build(*trained_shapes(checkpoint, ckpt_path))
     module.load_state_dict(checkpoint["state_dict"])
     assert module.net is not None  # built above

@@ -18,9 +18,8 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
-from .callbacks import RunRecord
+from .build import build
 from .checks import check_before_start
-from .config import instantiate
 from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
 from .loading import from_checkpoint, require_data_state, trained_data_state, trained_shapes
@@ -38,14 +37,13 @@ def predict(cfg: DictConfig) -> Path:
     cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
     check_before_start(cfg, checkpoint_required=True)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    built = build(cfg, loggers=False)
+    datamodule, trainer = built.datamodule, built.trainer
     if not isinstance(datamodule, ArrayDataModule):
-        raise ConfigError(f"predict.py reads splits of an ArrayDataModule, not {cfg.data._target_}")
-    model: SupervisedModule = instantiate(cfg.model)
+        target = cfg.data["_target_"]
+        raise ConfigError(f"predict.py reads splits of an ArrayDataModule, not {target}")
+    model = cast(SupervisedModule, built.model)
     model.build(*trained_shapes(checkpoint, ckpt_path))
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=[RunRecord(cfg, output_dir)], logger=False
-    )
     if trainer.world_size > 1:  # each process would predict only its own shard
         raise ConfigError("predict.py runs in one process: use trainer=cpu or trainer=gpu")
     if cfg.get("input"):

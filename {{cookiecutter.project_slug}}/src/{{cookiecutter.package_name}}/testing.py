@@ -6,12 +6,10 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig
 
-from .callbacks import RunRecord
+from .build import build, scalars
 from .checks import check_before_start
-from .config import instantiate
 from .loading import from_checkpoint
 from .runs import print_metrics, save_metrics
-from .training import instantiate_group, scalars
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +24,12 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     cfg, _, _ = from_checkpoint(cfg)
     ckpt_path = check_before_start(cfg, checkpoint_required=True)
     L.seed_everything(cfg.seed, workers=True)
-    datamodule: L.LightningDataModule = instantiate(cfg.data)
-    model: L.LightningModule = instantiate(cfg.model)
-    record = RunRecord(cfg, output_dir)
-    trainer: L.Trainer = instantiate(
-        cfg.trainer,
-        callbacks=[record],
-        logger=instantiate_group(cfg.get("logger")) or False,
-    )
+    built = build(cfg)
+    datamodule, model, trainer = built.datamodule, built.model, built.trainer
     log.info("Testing %s", ckpt_path)
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
-    record.log_results(trainer, metrics)
+    built.record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics, title="Test metrics")

@@ -6,15 +6,13 @@ import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
-from .callbacks import RunRecord
+from .build import build, scalars
 from .checks import check_before_start
-from .config import instantiate
 from .errors import TrainingDiverged
 from .loggers import finish
 from .runs import print_metrics, save_metrics
@@ -40,14 +38,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         return json.loads((output_dir / "metrics.json").read_text())
     L.seed_everything(cfg.seed, workers=True)
 
-    datamodule: L.LightningDataModule = instantiate(cfg.data)
-    model: L.LightningModule = instantiate(cfg.model, compile=cfg.compile)
-    record = RunRecord(cfg, output_dir)
-    trainer: L.Trainer = instantiate(
-        cfg.trainer,
-        callbacks=[*instantiate_group(cfg.get("callbacks")), record],
-        logger=instantiate_group(cfg.get("logger")) or False,
-    )
+    built = build(cfg, callbacks=True, compile=cfg.compile)
+    datamodule, model, trainer = built.datamodule, built.model, built.trainer
     log.info(
         "Training on %d node(s) x %d device(s): world size %d",
         trainer.num_nodes,
@@ -75,7 +67,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best)
         metrics |= scalars(trainer.callback_metrics)
 
-    record.log_results(trainer, metrics)
+    built.record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics)
@@ -114,14 +106,3 @@ def continue_checkpoints(trainer: L.Trainer, ckpt_path: Path) -> None:
         if isinstance(callback, ModelCheckpoint):
             callback.dirpath = str(ckpt_path.parent.resolve())
     log.info("Checkpoints continue in %s", ckpt_path.parent.resolve())
-
-
-def instantiate_group(group: Mapping[str, Any] | None) -> list[Any]:
-    """Builds each `_target_` entry of a group such as `callbacks` or `logger`, in config order."""
-    if not group:
-        return []
-    return [instantiate(node) for node in group.values() if node and "_target_" in node]
-
-
-def scalars(metrics: Mapping[str, Any]) -> dict[str, float]:
-    return {name: float(value) for name, value in metrics.items()}

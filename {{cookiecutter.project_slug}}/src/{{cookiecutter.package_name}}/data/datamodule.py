@@ -71,9 +71,15 @@ class ArrayDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if min(val_fraction, test_fraction) < 0 or val_fraction + test_fraction >= 1:
-            raise ValueError("val_fraction and test_fraction must be >= 0, their sum below 1")
+            raise ConfigError(
+                f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} must"
+                " be in [0, 1) and leave samples for training"
+            )
         if num_folds is not None and not (num_folds >= 2 and 0 <= fold < num_folds):
-            raise ValueError(f"fold={fold} of num_folds={num_folds}: need 0 <= fold < num_folds")
+            raise ConfigError(
+                f"data.fold={fold} with data.num_folds={num_folds}: num_folds must be at least 2"
+                " and the fold one of 0 .. num_folds-1"
+            )
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
