@@ -2,18 +2,14 @@
 
 import platform
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
-PACKAGES = ["torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy"]
+from {{ cookiecutter.package_name }}.runs import package_versions
 
 
 def main() -> None:
     print(f"python        {sys.version.split()[0]} ({platform.platform()})")
-    for name in PACKAGES:
-        try:
-            print(f"{name:<13} {version(name)}")
-        except PackageNotFoundError:
-            print(f"{name:<13} not installed")
+    for name, version in package_versions().items():
+        print(f"{name:<13} {version or 'not installed'}")
     import torch  # after the versions: importing torch takes a few seconds
 
     print(f"cuda          {torch.version.cuda or 'none'} (available: {torch.cuda.is_available()})")

@@ -63,14 +63,14 @@ def test_any_trainer_argument_can_be_added(make_config) -> None:
 
 def test_the_configs_compose_after_one_documented_call(tmp_path) -> None:
     """Hydra's compose API needs only `register_configs()`: no import of the command line."""
-    script = f"""
+    script = """
 import sys
 from hydra import compose, initialize_config_dir
 from {{ cookiecutter.package_name }}.config import config_dir, register_configs
 register_configs()
 with initialize_config_dir(config_dir=str(config_dir())):
     cfg = compose(config_name="train", overrides=["model=mlp"])
-print(cfg.model.net._target_, "{{ cookiecutter.package_name }}.cli" in sys.modules)
+print(cfg.model.net["_target_"], "{{ cookiecutter.package_name }}.cli" in sys.modules)
 """
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False

@@ -178,7 +178,7 @@ def test_worker_processes_persist_when_there_are_workers() -> None:
 
 
 def test_split_fractions_must_leave_training_samples() -> None:
-    with pytest.raises(ValueError, match="their sum below 1"):
+    with pytest.raises(ValueError, match="leave samples for training"):
         SyntheticRegressionDataModule(num_samples=100, val_fraction=0.6, test_fraction=0.5)
 
 

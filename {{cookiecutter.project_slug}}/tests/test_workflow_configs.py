@@ -7,19 +7,20 @@ import pytest
 from hydra import compose, initialize_config_dir
 from lightning.pytorch import callbacks as cb
 
+from {{ cookiecutter.package_name }}.build import build_group
 from {{ cookiecutter.package_name }}.callbacks import (
     CheckpointOnSigterm,
     OptionalLearningRateMonitor,
     StopOnNonFiniteLoss,
 )
 from {{ cookiecutter.package_name }}.config import config_dir
-from {{ cookiecutter.package_name }}.training import instantiate_group, train
+from {{ cookiecutter.package_name }}.training import train
 
 EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
 
 
 def test_default_callbacks(make_config) -> None:
-    built = instantiate_group(make_config().callbacks)
+    built = build_group("callbacks", make_config().callbacks)
     expected = [cb.ModelCheckpoint, cb.ModelCheckpoint, cb.EarlyStopping]
     expected += [OptionalLearningRateMonitor, cb.RichProgressBar, cb.RichModelSummary]
     expected += [StopOnNonFiniteLoss, CheckpointOnSigterm]

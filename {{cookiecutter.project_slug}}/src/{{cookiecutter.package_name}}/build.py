@@ -57,7 +57,7 @@ def build_node(key: str, node: Any, **kwargs: Any) -> Any:
         notes = getattr(error, "__notes__", [])
         if not any(str(note).startswith(KEY_NOTE) for note in notes):
             # Python 3.10 has no add_note and Hydra notes nothing there: the group's key.
-            error.__notes__ = [*notes, f"{KEY_NOTE}{key}"]
+            error.__notes__ = [*notes, f"{KEY_NOTE}{key}"]  # type: ignore[attr-defined]
         raise
 
 

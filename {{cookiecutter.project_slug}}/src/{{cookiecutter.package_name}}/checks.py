@@ -58,10 +58,18 @@ def running_multirun() -> Path | None:
 
 def check_config(cfg: DictConfig) -> None:
     """What the config alone decides, on any machine: values and monitored metrics."""
-    if missing := sorted(OmegaConf.missing_keys(OmegaConf.masked_copy(cfg, job_keys(cfg)))):
-        raise ConfigError(f"{missing[0]} has no value (??? in the config); set {missing[0]}=...")
     check_values(cfg)
+    for key, value in leaves(unresolved(cfg)):
+        if value == "???":
+            raise ConfigError(f"{key} has no value (??? in the config); set {key}=...")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}={value} is not a finite number; give a number, e.g. 0.1")
     check_monitored_metrics(cfg)
+
+
+def unresolved(cfg: DictConfig) -> Any:
+    """The job's config as plain containers, `${...}` and `???` left as written."""
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)))
 
 
 def check_monitored_metrics(cfg: DictConfig) -> None:
@@ -72,8 +80,8 @@ def check_monitored_metrics(cfg: DictConfig) -> None:
         check_monitored_metric("optimized_metric", cfg.optimized_metric, task)
     if cfg.monitor.metric != cfg.get("optimized_metric"):
         check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
-    for key, node in target_nodes(job_config(cfg)):  # callbacks, the model's scheduler
-        monitor = node.get("monitor")
+    for key, node in target_nodes(unresolved(cfg)):  # callbacks, the model's scheduler
+        monitor = OmegaConf.select(cfg, f"{key}.monitor") if "monitor" in node else None
         if isinstance(monitor, str) and monitor != cfg.monitor.metric:
             check_monitored_metric(f"{key}.monitor", monitor, task)
 
@@ -87,9 +95,6 @@ def check_values(cfg: DictConfig) -> None:
     lr = _number(cfg, "model.optimizer.lr")
     if isinstance(lr, int | float) and not (math.isfinite(lr) and lr > 0):
         raise ConfigError(f"model.optimizer.lr={lr} must be a positive number, e.g. 0.01")
-    for key, value in numbers(OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)))):
-        if not math.isfinite(value):
-            raise ConfigError(f"{key}={value} is not a finite number; give a number, e.g. 0.1")
     # The DataLoader checks these only when the first epoch starts: here they cost no run.
     for key, low in (("data.batch_size", 1), ("data.num_workers", 0)):
         value = _number(cfg, key)
@@ -107,15 +112,15 @@ def check_values(cfg: DictConfig) -> None:
         )
 
 
-def numbers(node: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
-    """(dotted key, value) of every float in a config container (interpolations not resolved)."""
+def leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) of every value in a config container that is not a dict or list."""
     if isinstance(node, dict):
         for key, value in node.items():
-            yield from numbers(value, f"{prefix}{key}.")
+            yield from leaves(value, f"{prefix}{key}.")
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from numbers(value, f"{prefix}{i}.")
-    elif isinstance(node, float):
+            yield from leaves(value, f"{prefix}{i}.")
+    else:
         yield prefix.rstrip("."), node
 
 

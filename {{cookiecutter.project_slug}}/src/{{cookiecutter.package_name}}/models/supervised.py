@@ -17,7 +17,6 @@ from .tasks import task_loss, task_metrics
 NetFactory = Callable[..., nn.Module]  # Hydra `_partial_: true`: called with the data's shapes
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 SchedulerFactory = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
-SPLITS = ("train", "val", "test")
 
 
 def picklable(factory: Callable[..., Any]) -> Callable[..., Any]:

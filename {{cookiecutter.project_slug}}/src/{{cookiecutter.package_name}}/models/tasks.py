@@ -8,8 +8,6 @@ from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection, R2Score
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-TASKS = ("regression", "classification")
-
 
 def task_loss(task: str) -> nn.Module:
     """The loss a task trains with when the model config leaves `loss: null`."""
