@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-import {{ cookiecutter.package_name }} as package
+import {{ cookiecutter.package_name }} as own_package
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = package.__name__
+PACKAGE = own_package.__name__
 FILES = [
     *sorted((ROOT / "src" / PACKAGE).rglob("*.py")),
     *sorted((ROOT / "scripts").glob("*.py")),
@@ -137,7 +137,7 @@ def scan(path: Path, package: str = "") -> list[str]:
 
 
 def package_of(path: Path) -> str:
-    """The package a file of src/ belongs to, e.g. my_project.data; "" for the scripts."""
+    """The package a file of src/ belongs to, e.g. `<package>.data`; "" for the scripts."""
     if not path.is_relative_to(ROOT / "src"):
         return ""
     return ".".join(path.parent.relative_to(ROOT / "src").parts)
