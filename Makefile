@@ -24,6 +24,9 @@ demo: venv ## bake the default project into build/demo, install it in its own ve
 test: venv ## run every template test, slow ones included
 	$(BIN)/python -m pytest
 
+trace: venv ## bake the default project; count the lines its train.py runs up to Trainer.fit
+	$(BIN)/python scripts/trace_fit.py
+
 lint: venv ## check style and common bugs in hooks/ and tests/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -36,4 +39,4 @@ clean: ## delete baked demos and caches (keeps .venv; remove it by hand to rebui
 	rm -rf build .pytest_cache .ruff_cache
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
-.PHONY: help venv demo test lint format clean
+.PHONY: help venv demo test trace lint format clean
