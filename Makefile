@@ -31,7 +31,7 @@ bench: venv ## bake the default project into build/bench, time it against plain 
 test: venv ## run every template test, slow ones included
 	$(BIN)/python -m pytest
 
-lint: venv ## check style and common bugs in hooks/ and tests/
+lint: venv ## check style and common bugs in hooks/, tests/ and bench/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
