@@ -171,8 +171,8 @@ def bench_loader(project: Project, rows: list[Row], rounds: int, epochs: int) ->
         ("slicing tensors (the limit)", rate(slices)),
     ):
         row = Row("loader", name, "samples/s", baseline_name)
-        for project, base in interleaved(rounds, rate(datamodule.train_dataloader), baseline):
-            row.add(project, base)
+        for a, b in interleaved(rounds, rate(datamodule.train_dataloader), baseline):
+            row.add(a, b)
         rows.append(row)
 
 
@@ -440,15 +440,15 @@ def bench_process(
             clock = work / f"clock{index}-{r}.json"
             # logger=csv: the plain script writes a CSV log too (and metrics.png is drawn).
             command = project_command(project, work / f"project{index}-{r}", "csv", *overrides)
-            ours = run_process(command, work, clock, env)
+            project_run = run_process(command, work, clock, env)
             command = plain_command(cfg, data, task, work / f"plain{index}-{r}", clock)
             plain = run_process(command, work, clock, env)
             for key, row in measures.items():
-                row.add(getattr(ours, key), getattr(plain, key))
+                row.add(getattr(project_run, key), getattr(plain, key))
             command = plain_command(cfg, data, task, work / f"paused{index}-{r}", clock)
             paused = run_process(gc_paused(command), work, clock, env)
             for key, row in like_for_like.items():
-                row.add(getattr(ours, key), getattr(paused, key))
+                row.add(getattr(project_run, key), getattr(paused, key))
         rows.extend([*measures.values(), *like_for_like.values()])
 
 
@@ -477,14 +477,14 @@ def bench_peer(
     project: Project,
     rows: list[Row],
     rounds: int,
-    envs: tuple[dict[str, str], dict[str, str]],
     work: Path,
     peer: Path,
     peer_python: str,
     mnist_train: int,
+    env: dict[str, str],
+    peer_env: dict[str, str],
 ) -> None:
-    """`envs`: the project's processes' environment and the peer's, both with the clock."""
-    env, peer_env = envs
+    """One MNIST epoch of both; `env` and `peer_env`: each side's environment, with the clock."""
     num_test = mnist_train // 6
     data_dir = work / "mnist"
     write_mnist_like(project, data_dir, mnist_train, num_test)
@@ -508,7 +508,7 @@ def bench_peer(
         clock = work / f"mnist-clock-{r}.json"
         # logger=none: the peer logs nowhere by default either
         command = project_command(project, work / f"mnist-project-{r}", "none", *ours)
-        this = run_process(command, work, clock, env)
+        project_run = run_process(command, work, clock, env)
         peer_command = [
             peer_python,
             str(peer / "src" / "train.py"),
@@ -522,7 +522,7 @@ def bench_peer(
         ]
         other = run_process(peer_command, peer, clock, peer_env)
         for key, row in measures.items():
-            row.add(getattr(this, key), getattr(other, key))
+            row.add(getattr(project_run, key), getattr(other, key))
     rows.extend(measures.values())
 
 
@@ -630,9 +630,16 @@ def main() -> None:
                     PROJECT_ROOT=str(peer),
                     TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
                 )
-                envs = (env, peer_env)
                 bench_peer(
-                    project, rows, args.rounds, envs, work, peer, args.peer_python, args.mnist_train
+                    project,
+                    rows,
+                    args.rounds,
+                    work,
+                    peer,
+                    args.peer_python,
+                    args.mnist_train,
+                    env,
+                    peer_env,
                 )
         if "gpu" in args.sections:
             bench_gpu(project, rows, args.rounds, args.epochs)
