@@ -21,13 +21,20 @@ $(STAMP): pyproject.toml
 demo: venv ## bake the default project into build/demo, install it in its own venv, train once
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/demo.sh
 
+BENCH := build/bench
+
+bench: venv ## bake the default project into build/bench, time it against plain PyTorch; ARGS="--rounds 5 --peer PATH --peer-python PY"
+	rm -rf $(BENCH)
+	$(BIN)/cookiecutter --no-input . -o $(BENCH)
+	$(BIN)/python bench/benchmark.py --project $(BENCH)/my-project --out $(BENCH)/benchmark.json $(ARGS)
+
 test: venv ## run every template test, slow ones included
 	$(BIN)/python -m pytest
 
 trace: venv ## bake the default project; count the lines its train.py runs up to Trainer.fit
 	$(BIN)/python scripts/trace_fit.py
 
-lint: venv ## check style and common bugs in hooks/ and tests/
+lint: venv ## check style and common bugs in hooks/, tests/ and bench/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -39,4 +46,4 @@ clean: ## delete baked demos and caches (keeps .venv; remove it by hand to rebui
 	rm -rf build .pytest_cache .ruff_cache
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
-.PHONY: help venv demo test trace lint format clean
+.PHONY: help venv demo bench test trace lint format clean

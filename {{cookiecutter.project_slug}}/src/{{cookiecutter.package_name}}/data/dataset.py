@@ -67,8 +67,8 @@ class ArrayDataset(Dataset):
 class PerItemDataset(Dataset):
     """`dataset` read one `__getitem__` call per sample, as a plain `Dataset` is (no batch path).
 
-    The reference the batch path must equal (tests) and the baseline it is measured against
-    (`scripts/benchmark.py`); a `DataLoader` over it stacks samples with its default collate.
+    The reference the batch path must equal (tests); a `DataLoader` over it stacks samples with
+    its default collate.
     """
 
     def __init__(self, dataset: ArrayDataset) -> None:

@@ -59,8 +59,7 @@ class MNISTDataModule(ImageDataModule):
 def write_mnist(data_dir: Path, split: str, images: np.ndarray, labels: np.ndarray) -> Path:
     """Writes uint8 `images` (N, 28, 28) and `labels` (N,) as MNIST's IDX files for `split`
     ("train" or "test") under `<data_dir>/MNIST/raw/`, where `data=mnist` reads them; returns
-    that folder. Any images of that size can be trained on this way (the tests and the
-    benchmark write theirs)."""
+    that folder. Any images of that size can be trained on this way (the tests write theirs)."""
     raw = Path(data_dir) / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     prefix = FILE_PREFIXES[split]

@@ -1,9 +1,9 @@
-"""train.py's work in plain PyTorch, the baseline scripts/benchmark.py times train.py against.
+"""A baked project's train.py work in plain PyTorch, the baseline benchmark.py times it against.
 
-    python scripts/plain_train.py --data arrays.npz --task regression --model linear
-    python scripts/plain_train.py --data digits.npz --task classification --model cnn --augment
+    python bench/plain_train.py --data arrays.npz --task regression --model linear
+    python bench/plain_train.py --data digits.npz --task classification --model cnn --augment
 
-What an expert writes by hand for the same run, with nothing from this project (not even its
+What an expert writes by hand for the same run, with nothing from the project (not even its
 imports, which would load Lightning): the arrays from an .npz file (`features`, `targets`), the
 same split, training-split statistics, `TensorDataset` + `DataLoader`, the same network, loss,
 optimizer and torchmetrics, the same batched augmentation on the batch's device, validation every

@@ -1,11 +1,12 @@
-"""This project against plain PyTorch, pair by pair: python scripts/benchmark.py [--peer PATH]
+"""A baked project against plain PyTorch, pair by pair: bench/benchmark.py --project DIR
 
-Each comparison runs as pairs, interleaved (project, baseline, project, baseline, ...; in
-`process`, each round runs the project and then both plain baselines) for --rounds rounds, with
-torch and OpenMP held to --threads threads on both sides. The table shows each side's median,
-the median and range of the ratio project / baseline over the rounds (of time, or of peak
-memory: above 1 the project costs more) and the 1-minute load average while the pairs ran.
-The baselines are what an expert writes by hand:
+`make bench` bakes the default project into build/bench/ and runs this on it. Each comparison
+runs as pairs, interleaved (project, baseline, project, baseline, ...; in `process`, each round
+runs the project and then both plain baselines) for --rounds rounds, with torch and OpenMP held
+to --threads threads on both sides. The table shows each side's median, the median and range
+of the ratio project / baseline over the rounds (of time, or of peak memory: above 1 the project
+costs more) and the 1-minute load average while the pairs ran. The baselines are what an expert
+writes by hand:
 
 - loader: the project's training loader (`TensorBatchSampler` + `__getitems__`, transforms run
   per batch) against `TensorDataset` + `DataLoader` over tensors transformed up front, and
@@ -14,12 +15,13 @@ The baselines are what an expert writes by hand:
   validation, checkpoint, logger or progress bar) against a plain loop updating the same
   torchmetrics, for model=linear on the regression data and model=cnn on digits, both with the
   batched augmentation;
-- process: `python train.py` with its defaults against `python scripts/plain_train.py` doing
+- process: `python train.py` with its defaults against `python bench/plain_train.py` doing
   the same work (same data, split, network, optimizer, metrics and augmentation; validation every
   epoch, best and last checkpoints, early stopping, the test of the best weights): wall time,
-  time to the end of the first training step, peak memory (max RSS); then the same measures
-  against the plain script with its imports made as train.py makes its own (garbage collector
-  paused, then frozen), which hand-written scripts do not do: like for like;
+  time to the end of the first training step (first_step_clock.py), peak memory (max RSS);
+  then the same measures against the plain script with its imports made as train.py makes its
+  own (garbage collector paused, then frozen), which hand-written scripts do not do: like for
+  like;
 - peer (--peer PATH, a checkout of ashleve/lightning-hydra-template): one MNIST epoch of both
   projects, same-sized MLPs, batch size and split, reading the same 60,000 + 10,000 images in
   MNIST's IDX files (written by this script: MNIST cannot be downloaded everywhere);
@@ -29,6 +31,7 @@ Prints one table and writes every measurement to --out (JSON).
 """
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -42,6 +45,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import lightning as L
@@ -52,15 +56,9 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics import MeanMetric
 
-import {{ cookiecutter.package_name }}
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
-from {{ cookiecutter.package_name }}.config import instantiate
-from {{ cookiecutter.package_name }}.data import DigitsDataModule, write_mnist
-from {{ cookiecutter.package_name }}.data.digits import DIGITS_FILE
-from {{ cookiecutter.package_name }}.models.tasks import task_metrics
+import first_step_clock
 
-ROOT = Path(__file__).resolve().parents[1]
-CLOCK = "{{ cookiecutter.package_name }}.tools.timing.FirstStepClock"  # added to timed train.py runs
+BENCH = Path(__file__).resolve().parent
 SECTIONS = ("loader", "loop", "process", "peer", "gpu")
 MIB = 1024 * 1024
 
@@ -101,13 +99,37 @@ class Row:
         }
 
 
+class Project:
+    """A baked project: its folder, and the parts of its package that the in-process sections
+    use, imported from its src/ folder (the timed processes import it from there too)."""
+
+    def __init__(self, root: Path) -> None:
+        packages = [init.parent for init in root.glob("src/*/__init__.py")]
+        if len(packages) != 1 or not (root / "train.py").is_file():
+            raise SystemExit(f"Error: {root} is not a baked project (train.py, src/<package>/)")
+        self.root = root
+        self.src = packages[0].parent
+        sys.path.insert(0, str(self.src))
+        package = packages[0].name
+
+        def module(name: str) -> ModuleType:
+            return importlib.import_module(f"{package}.{name}")
+
+        self.config_dir: str = module("cli").CONFIG_DIR
+        self.instantiate: Callable[..., Any] = module("config").instantiate
+        self.digits_datamodule: type = module("data").DigitsDataModule
+        self.write_mnist: Callable[..., Path] = module("data").write_mnist
+        self.digits_file: Path = module("data.digits").DIGITS_FILE
+        self.task_metrics: Callable[..., Any] = module("models.tasks").task_metrics
+
+    def config(self, *overrides: str) -> DictConfig:
+        """conf/train.yaml composed with `overrides`, as `python train.py` composes it."""
+        with initialize_config_dir(config_dir=self.config_dir):
+            return compose(config_name="train", overrides=list(overrides))
+
+
 def epoch_count(n: int) -> str:
     return f"{n} epoch" if n == 1 else f"{n} epochs"
-
-
-def config(*overrides: str) -> DictConfig:
-    with initialize_config_dir(config_dir=CONFIG_DIR):
-        return compose(config_name="train", overrides=list(overrides))
 
 
 def interleaved(rounds: int, project: Callable[[], Any], baseline: Callable[[], Any]) -> Iterator:
@@ -119,8 +141,8 @@ def interleaved(rounds: int, project: Callable[[], Any], baseline: Callable[[], 
 # --- loader -------------------------------------------------------------------------------------
 
 
-def bench_loader(rows: list[Row], rounds: int, epochs: int) -> None:
-    datamodule = DigitsDataModule(augment=False)
+def bench_loader(project: Project, rows: list[Row], rounds: int, epochs: int) -> None:
+    datamodule = project.digits_datamodule(augment=False)
     datamodule.setup()
     dataset = datamodule.train_set
     x_all, y_all = dataset.__getitems__(list(range(len(dataset))))  # transformed once, up front
@@ -149,8 +171,8 @@ def bench_loader(rows: list[Row], rounds: int, epochs: int) -> None:
         ("slicing tensors (the limit)", rate(slices)),
     ):
         row = Row("loader", name, "samples/s", baseline_name)
-        for project, base in interleaved(rounds, rate(datamodule.train_dataloader), baseline):
-            row.add(project, base)
+        for a, b in interleaved(rounds, rate(datamodule.train_dataloader), baseline):
+            row.add(a, b)
         rows.append(row)
 
 
@@ -170,10 +192,11 @@ class LoopClock(L.Callback):
 
 
 def loop_runs(
-    cfg: DictConfig, device: str, epochs: int
+    project: Project, cfg: DictConfig, device: str, epochs: int
 ) -> tuple[Callable[[], float], Callable[[], float], Callable[[], float], int]:
     """Timed fits of `cfg` on `device`: Lightning's, the plain loop's over the same loader, and
     the plain loop's over the split held on the device; and the number of samples each sees."""
+    instantiate = project.instantiate
     datamodule = instantiate(cfg.data)
     datamodule.setup()
     task, shape, outputs = datamodule.task, datamodule.input_shape, datamodule.num_outputs
@@ -208,7 +231,8 @@ def loop_runs(
             module.build(task, shape, outputs)
             net, loss_fn = module.net.to(device), module.loss
             optimizer = module.optimizer_factory(net.parameters())
-            metrics, mean_loss = task_metrics(task, outputs).to(device), MeanMetric().to(device)
+            metrics = project.task_metrics(task, outputs).to(device)
+            mean_loss = MeanMetric().to(device)
             start = time.perf_counter()
             for _ in range(epochs):
                 net.train()
@@ -247,25 +271,25 @@ LOOP_CASES = {
 }
 
 
-def bench_loop(rows: list[Row], rounds: int, epochs: int | None) -> None:
+def bench_loop(project: Project, rows: list[Row], rounds: int, epochs: int | None) -> None:
     for name, overrides in LOOP_CASES.items():
-        cfg = config(*overrides)
+        cfg = project.config(*overrides)
         n = epochs or cfg.trainer.max_epochs
-        project, plain, _, _ = loop_runs(cfg, "cpu", n)
+        lightning_fit, plain, _, _ = loop_runs(project, cfg, "cpu", n)
         plain()  # warm-up: the first calls allocate and pick kernels
         row = Row("loop", f"{name}, {epoch_count(n)}", "s", "plain loop, same metrics")
-        for a, b in interleaved(rounds, project, plain):
+        for a, b in interleaved(rounds, lightning_fit, plain):
             row.add(a, b)
         rows.append(row)
 
 
-def bench_gpu(rows: list[Row], rounds: int, epochs: int | None) -> None:
+def bench_gpu(project: Project, rows: list[Row], rounds: int, epochs: int | None) -> None:
     if not torch.cuda.is_available():
         rows.append(Row("gpu", "cnn/digits", "samples/s", "-", note="not measured: no CUDA device"))
         return
-    cfg = config("model=cnn", "data=digits", "data.pin_memory=true")
+    cfg = project.config("model=cnn", "data=digits", "data.pin_memory=true")
     n = epochs or cfg.trainer.max_epochs
-    project, plain, on_device, samples = loop_runs(cfg, "cuda", n)
+    lightning_fit, plain, on_device, samples = loop_runs(project, cfg, "cuda", n)
     plain(), on_device()  # warm-up
     name = f"cnn/digits, augmented, {torch.cuda.get_device_name()}"
     for baseline_name, baseline in (
@@ -273,7 +297,7 @@ def bench_gpu(rows: list[Row], rounds: int, epochs: int | None) -> None:
         ("plain loop, data on the GPU", on_device),
     ):
         row = Row("gpu", name, "samples/s", baseline_name)
-        for a, b in interleaved(rounds, project, baseline):
+        for a, b in interleaved(rounds, lightning_fit, baseline):
             row.add(samples / a, samples / b)
         rows.append(row)
 
@@ -291,9 +315,14 @@ class Process:
 
 
 def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str]) -> Process:
-    """Runs `command` to its end; its own peak memory comes from wait4's resource usage."""
+    """Runs `command` to its end; its own peak memory comes from wait4's resource usage.
+
+    A Lightning run's first step is written to `clock` by first_step_clock.py, which the
+    variable FIRST_STEP_CLOCK turns on; the plain script is given `--clock` instead.
+    """
     clock.unlink(missing_ok=True)
     log = clock.with_suffix(".log")
+    env = env | {first_step_clock.ENV: str(clock)}
     with log.open("w") as output:
         launched = time.time()
         start = time.perf_counter()
@@ -313,29 +342,27 @@ def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str])
     )
 
 
-def child_env(threads: int, **extra: str) -> dict[str, str]:
-    return os.environ | {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} | extra
+def child_env(threads: int, paths: list[Path], **extra: str) -> dict[str, str]:
+    """The environment of timed processes: torch and OpenMP held to `threads` threads, and
+    `paths` put before PYTHONPATH."""
+    pythonpath = [*map(str, paths), *filter(None, [os.environ.get("PYTHONPATH")])]
+    threads_env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    return os.environ | threads_env | {"PYTHONPATH": os.pathsep.join(pythonpath)} | extra
 
 
-def project_command(run_dir: Path, clock: Path, logger: str, *overrides: str) -> list[str]:
-    return [
-        sys.executable,
-        str(ROOT / "train.py"),
-        *overrides,
-        f"logger={logger}",
-        f"hydra.run.dir={run_dir}",
-        f"+callbacks.clock._target_={CLOCK}",
-        f"+callbacks.clock.path={clock}",
-    ]
+def project_command(project: Project, run_dir: Path, logger: str, *overrides: str) -> list[str]:
+    """The project's own `python train.py`, with nothing added for the benchmark."""
+    command = [sys.executable, str(project.root / "train.py"), *overrides]
+    return command + [f"logger={logger}", f"hydra.run.dir={run_dir}"]
 
 
 def plain_command(cfg: DictConfig, data: Path, task: str, out: Path, clock: Path) -> list[str]:
-    """scripts/plain_train.py with the settings of the composed config `cfg`."""
+    """bench/plain_train.py with the settings of the composed config `cfg`."""
     optimizer = cfg.model.optimizer
     net = cfg.model.net
     hidden = net.get("channels") or net.get("hidden_sizes") or []
     d = cfg.data
-    command = [sys.executable, str(ROOT / "scripts" / "plain_train.py"), "--data", str(data)]
+    command = [sys.executable, str(BENCH / "plain_train.py"), "--data", str(data)]
     command += ["--task", task]
     command += ["--model", net._target_.rsplit(".", 1)[-1].lower()]
     command += ["--hidden", *map(str, hidden)]
@@ -367,10 +394,10 @@ def gc_paused(command: list[str]) -> list[str]:
     return [command[0], "-c", GC_PAUSED, *command[1:]]
 
 
-def write_arrays(cfg: DictConfig, path: Path) -> str:
+def write_arrays(project: Project, cfg: DictConfig, path: Path) -> str:
     """Saves the samples of `cfg.data` as the plain script reads them (`features`, `targets` in
     an .npz file); returns the data's task."""
-    datamodule = instantiate(cfg.data)
+    datamodule = project.instantiate(cfg.data)
     features, targets = datamodule.load()["train"]
     np.savez(path, features=features, targets=targets)
     return datamodule.task
@@ -393,46 +420,45 @@ def process_rows(section: str, name: str, baseline_name: str) -> dict[str, Row]:
 
 
 def bench_process(
-    rows: list[Row], rounds: int, epochs: int | None, threads: int, work: Path
+    project: Project,
+    rows: list[Row],
+    rounds: int,
+    epochs: int | None,
+    env: dict[str, str],
+    work: Path,
 ) -> None:
-    env = child_env(threads)
     for index, (name, overrides) in enumerate(PROCESS_CASES.items()):
         if epochs:
             overrides = [*overrides, f"trainer.max_epochs={epochs}"]
-        cfg = config(*overrides)
+        cfg = project.config(*overrides)
         data = work / f"case{index}.npz"
-        task = write_arrays(cfg, data)
+        task = write_arrays(project, cfg, data)
         case = f"{name}, {epoch_count(cfg.trainer.max_epochs)}"
         measures = process_rows("process", case, "plain_train.py")
         like_for_like = process_rows("process", case, PAUSED_NAME)
         for r in range(rounds):
             clock = work / f"clock{index}-{r}.json"
-            project = run_process(
-                # logger=csv: the plain script writes a CSV log too (and metrics.png is drawn).
-                project_command(work / f"project{index}-{r}", clock, "csv", *overrides),
-                work,
-                clock,
-                env,
-            )
-            plain = run_process(
-                plain_command(cfg, data, task, work / f"plain{index}-{r}", clock), work, clock, env
-            )
+            # logger=csv: the plain script writes a CSV log too (and metrics.png is drawn).
+            command = project_command(project, work / f"project{index}-{r}", "csv", *overrides)
+            project_run = run_process(command, work, clock, env)
+            command = plain_command(cfg, data, task, work / f"plain{index}-{r}", clock)
+            plain = run_process(command, work, clock, env)
             for key, row in measures.items():
-                row.add(getattr(project, key), getattr(plain, key))
+                row.add(getattr(project_run, key), getattr(plain, key))
             command = plain_command(cfg, data, task, work / f"paused{index}-{r}", clock)
             paused = run_process(gc_paused(command), work, clock, env)
             for key, row in like_for_like.items():
-                row.add(getattr(project, key), getattr(paused, key))
+                row.add(getattr(project_run, key), getattr(paused, key))
         rows.extend([*measures.values(), *like_for_like.values()])
 
 
 # --- the peer template on MNIST -----------------------------------------------------------------
 
 
-def write_mnist_like(data_dir: Path, num_train: int, num_test: int) -> None:
+def write_mnist_like(project: Project, data_dir: Path, num_train: int, num_test: int) -> None:
     """MNIST-format IDX files of MNIST's size, drawn from the real 8x8 digits: each one scaled
     to 20x20 and placed at a random offset in a 28x28 frame, as MNIST centres its digits."""
-    with np.load(DIGITS_FILE) as f:
+    with np.load(project.digits_file) as f:
         digits = torch.from_numpy(f["images"]).float()[:, None] * (255 / 16)
         labels = f["labels"]
     large = torch.nn.functional.interpolate(digits, size=(20, 20), mode="bilinear").round()
@@ -444,21 +470,24 @@ def write_mnist_like(data_dir: Path, num_train: int, num_test: int) -> None:
         small = large[chosen, 0].clamp(0, 255).to(torch.uint8).numpy()
         for (dy, dx), dst, src in zip(offsets, images, small, strict=True):
             dst[dy : dy + 20, dx : dx + 20] = src
-        write_mnist(data_dir, split, images, labels[chosen])
+        project.write_mnist(data_dir, split, images, labels[chosen])
 
 
 def bench_peer(
+    project: Project,
     rows: list[Row],
     rounds: int,
-    threads: int,
     work: Path,
     peer: Path,
     peer_python: str,
     mnist_train: int,
+    env: dict[str, str],
+    peer_env: dict[str, str],
 ) -> None:
+    """One MNIST epoch of both; `env` and `peer_env`: each side's environment, with the clock."""
     num_test = mnist_train // 6
     data_dir = work / "mnist"
-    write_mnist_like(data_dir, mnist_train, num_test)
+    write_mnist_like(project, data_dir, mnist_train, num_test)
     num_val = round(mnist_train / 12)  # the peer's 5,000 of 60,000
     batch = 128  # the peer's default
     ours = [
@@ -474,26 +503,12 @@ def bench_peer(
         "trainer.max_epochs=1",
         "trainer.accelerator=cpu",
     ]
-    # The peer's process imports the clock callback from this project's package.
-    src = str(Path({{ cookiecutter.package_name }}.__file__).resolve().parents[1])
-    pythonpath = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
-    # The peer keeps its network in the checkpoint's hyperparameters, which torch >= 2.6 refuses
-    # to unpickle when it tests the best checkpoint unless told to load whole objects.
-    peer_env = child_env(
-        threads,
-        PROJECT_ROOT=str(peer),
-        PYTHONPATH=pythonpath,
-        TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
-    )
     measures = process_rows("peer", "MNIST, MLP 64-128-64, 1 epoch", "lightning-hydra-template")
     for r in range(rounds):
         clock = work / f"mnist-clock-{r}.json"
-        project = run_process(  # logger=none: the peer logs nowhere by default either
-            project_command(work / f"mnist-project-{r}", clock, "none", *ours),
-            work,
-            clock,
-            child_env(threads),
-        )
+        # logger=none: the peer logs nowhere by default either
+        command = project_command(project, work / f"mnist-project-{r}", "none", *ours)
+        project_run = run_process(command, work, clock, env)
         peer_command = [
             peer_python,
             str(peer / "src" / "train.py"),
@@ -504,12 +519,10 @@ def bench_peer(
             "seed=42",
             f"paths.log_dir={work / 'peer-logs'}",
             f"hydra.run.dir={work / f'mnist-peer-{r}'}",
-            f"+callbacks.clock._target_={CLOCK}",
-            f"+callbacks.clock.path={clock}",
         ]
         other = run_process(peer_command, peer, clock, peer_env)
         for key, row in measures.items():
-            row.add(getattr(project, key), getattr(other, key))
+            row.add(getattr(project_run, key), getattr(other, key))
     rows.extend(measures.values())
 
 
@@ -571,6 +584,7 @@ def print_table(rows: list[Row], info: dict[str, Any], rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", type=Path, required=True, help="a baked project's folder")
     parser.add_argument("--rounds", type=int, default=5, help="pairs per comparison")
     parser.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads, both sides")
     parser.add_argument("--epochs", type=int, help="instead of the configs' trainer.max_epochs")
@@ -586,32 +600,49 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    project = Project(args.project.resolve())
 
     rows: list[Row] = []
     loads_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="benchmark-") as tmp:
         work = Path(tmp)
+        # Timed Lightning runs find first_step_clock.py and the entry point that offers it.
+        first_step_clock.register(work / "entry-points")
+        clock_paths = [BENCH, work / "entry-points"]
+        env = child_env(args.threads, [project.src, *clock_paths])
         if "loader" in args.sections:
-            bench_loader(rows, args.rounds, args.epochs or 20)
+            bench_loader(project, rows, args.rounds, args.epochs or 20)
         if "loop" in args.sections:
-            bench_loop(rows, args.rounds, args.epochs)
+            bench_loop(project, rows, args.rounds, args.epochs)
         if "process" in args.sections:
-            bench_process(rows, args.rounds, args.epochs, args.threads, work)
+            bench_process(project, rows, args.rounds, args.epochs, env, work)
         if "peer" in args.sections:
             if args.peer is None:
                 rows.append(Row("peer", "MNIST, 1 epoch", "s", "-", note="skipped: no --peer PATH"))
             else:
+                peer = args.peer.resolve()
+                # The peer keeps its network in the checkpoint's hyperparameters, which torch
+                # >= 2.6 refuses to unpickle when it tests the best checkpoint unless told to
+                # load whole objects.
+                peer_env = child_env(
+                    args.threads,
+                    clock_paths,
+                    PROJECT_ROOT=str(peer),
+                    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1",
+                )
                 bench_peer(
+                    project,
                     rows,
                     args.rounds,
-                    args.threads,
                     work,
-                    args.peer.resolve(),
+                    peer,
                     args.peer_python,
                     args.mnist_train,
+                    env,
+                    peer_env,
                 )
         if "gpu" in args.sections:
-            bench_gpu(rows, args.rounds, args.epochs)
+            bench_gpu(project, rows, args.rounds, args.epochs)
     info = machine(args.threads) | {"load_before": loads_before, "load_after": os.getloadavg()}
     print_table(rows, info, args.rounds)
     report = {"machine": info, "rounds": args.rounds, "rows": [row.summary() for row in rows]}
