@@ -66,3 +66,10 @@ def baked_venv(tmp_path_factory: pytest.TempPathFactory) -> MakeVenv:
         return venv
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for every bake: bakes share the package name and most modules, so each
+    run after the first checks only what differs (`mypy --cache-dir`, or MYPY_CACHE_DIR)."""
+    return tmp_path_factory.mktemp("mypy-cache")

@@ -131,9 +131,10 @@ def test_dashboard_targets_open_the_project_stores(project: Path) -> None:
     assert "-m tensorboard.main --logdir logs" in result.stdout
 
 
-def test_make_lint_passes_ruff_and_mypy(project: Path) -> None:
+def test_make_lint_passes_ruff_and_mypy(project: Path, mypy_cache: Path) -> None:
     """`make lint`: ruff check, ruff format --check and mypy, with the project's own settings."""
-    result = run(["make", "lint", f"PYTHON={sys.executable}"], cwd=project)
+    env = {"MYPY_CACHE_DIR": str(mypy_cache)}
+    result = run(["make", "lint", f"PYTHON={sys.executable}"], cwd=project, env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"make lint exited {result.returncode}:\n{output}"
     assert "Success: no issues found" in result.stdout, output  # mypy ran and found nothing

@@ -16,7 +16,7 @@ from .callbacks import RunRecord
 from .checks import check_before_start
 from .config import instantiate
 from .errors import TrainingDiverged
-from .loggers import finish
+from .loggers import end_runs
 from .runs import print_metrics, save_metrics
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if plot := plot_csv_log(trainer.loggers, output_dir / "metrics.png"):
             log.info("Curves: %s", plot)
         log.info("Run directory: %s", output_dir.resolve())
-    finish(trainer.loggers)
+    end_runs(trainer.loggers)
     return metrics
 
 
