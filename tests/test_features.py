@@ -34,10 +34,10 @@ MARKERS: dict[str, list[str]] = {
         r"hparams_search",
         r"sweep_summary",
         r"pruning",
-        r"\.search\b",
+        r"\.search\b(?!\()",  # the subpackage, not re.search(
         r"test_search",
         r"make (sweep|dashboard)",
-        r"\bsweeps\]|\[sweeps|sweeps = ",
+        r"\[sweeps[],]|,sweeps\b|sweeps = \[",  # the extra
     ],
     "cluster": [r"submitit", r"launcher[=/](slurm|local)", r"\bcluster\b"],
     "export": [
@@ -51,7 +51,7 @@ MARKERS: dict[str, list[str]] = {
         r"export_schema",
         r"cli\.export",
         r"-export\b",
-        r"\bexport\]|\[export|export = ",
+        r"\[export[],]|,export\]|export = \[",  # the extra
     ],
     "images": [
         r"mnist",
@@ -91,8 +91,11 @@ def variants(bake: Bake) -> dict[str, Path]:
 
 
 def markers_in(project: Path, feature: str) -> list[str]:
+    """Every file name and line of `project` holding a marker of `feature`, except the answer
+    itself in .cookiecutter.json (`"search": false`), which replays and updates need."""
     pattern = re.compile("|".join(MARKERS[feature]), re.IGNORECASE)
-    return find_in_tree(project, pattern)
+    answer = re.compile(rf'^\.cookiecutter\.json:\d+: "{feature}": (true|false),?$')
+    return [hit for hit in find_in_tree(project, pattern) if not answer.match(hit)]
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))

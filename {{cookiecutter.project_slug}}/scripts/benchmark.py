@@ -56,8 +56,8 @@ import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.data import DigitsDataModule
-from {{ cookiecutter.package_name }}.data.mnist import write_mnist
 from {{ cookiecutter.package_name }}.data.digits import DIGITS_FILE
+from {{ cookiecutter.package_name }}.data.mnist import write_mnist
 from {{ cookiecutter.package_name }}.models.tasks import task_metrics
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,9 +19,8 @@ class MLFlowLogger(loggers.MLFlowLogger):
     `artifact_location` (under logs/) unless a tracking server keeps them.
 
     Makes the folder of a `sqlite:///` store, which SQLite does not. With `log_model=true` it
-    logs the checkpoints of every `ModelCheckpoint` at the end (the best and last.ckpt), as
-    Lightning's `WandbLogger` does; Lightning's `MLFlowLogger` logs those of the last one that
-    saved.
+    logs the checkpoints of every `ModelCheckpoint` at the end (the best and last.ckpt);
+    Lightning's `MLFlowLogger` logs those of the last one that saved.
     """
 
     def __init__(
