@@ -115,10 +115,12 @@ class Project:
         def module(name: str) -> ModuleType:
             return importlib.import_module(f"{package}.{name}")
 
-        self.config_dir: str = module("cli").CONFIG_DIR
-        self.instantiate: Callable[..., Any] = module("config").instantiate
+        config = module("config")
+        config.register_configs()  # the schemas and resolvers conf/ names
+        self.config_dir = str(config.config_dir())
+        self.instantiate: Callable[..., Any] = config.instantiate
         self.digits_datamodule: type = module("data").DigitsDataModule
-        self.write_mnist: Callable[..., Path] = module("data").write_mnist
+        self.write_mnist: Callable[..., Path] = module("data.mnist").write_mnist
         self.digits_file: Path = module("data.digits").DIGITS_FILE
         self.task_metrics: Callable[..., Any] = module("models.tasks").task_metrics
 

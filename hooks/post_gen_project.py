@@ -25,10 +25,72 @@ RENDERED_BY_CRUFT = bool(r"""{{ cookiecutter._commit | default('') }}""")
 AUTHOR_NAME = r"""{{ cookiecutter.author_name }}"""
 AUTHOR_EMAIL = r"""{{ cookiecutter.author_email }}"""
 
-# (condition, paths relative to the project root to delete when it holds)
+SEARCH = answer_is_yes(r"""{{ cookiecutter.search }}""")
+CLUSTER = answer_is_yes(r"""{{ cookiecutter.cluster }}""")
+EXPORT = answer_is_yes(r"""{{ cookiecutter.export }}""")
+IMAGES = answer_is_yes(r"""{{ cookiecutter.images }}""")
+WANDB = answer_is_yes(r"""{{ cookiecutter.wandb }}""")
+TENSORBOARD = answer_is_yes(r"""{{ cookiecutter.tensorboard }}""")
+MLFLOW = answer_is_yes(r"""{{ cookiecutter.mlflow }}""")
+PACKAGE = "src/{{ cookiecutter.package_name }}"
+
+# (condition, paths relative to the project root to delete when it holds; glob patterns allowed).
+# An optional capability is whole files and config groups, so leaving it out is deleting them.
 REMOVALS: list[tuple[bool, list[str]]] = [
     (LICENSE == "none", ["LICENSE"]),
     (not GITHUB_ACTIONS, [".github"]),
+    (not SEARCH, ["conf/hparams_search", f"{PACKAGE}/search", "tests/test_search*.py"]),
+    (not CLUSTER, ["conf/hydra/launcher", "tests/test_launchers.py"]),
+    (
+        not EXPORT,
+        [
+            "export.py",
+            "conf/export.yaml",
+            f"{PACKAGE}/export.py",
+            f"{PACKAGE}/cli/export.py",
+            "tests/test_export.py",
+            "tests/test_export_recipes.py",
+        ],
+    ),
+    (
+        not IMAGES,
+        [
+            f"{PACKAGE}/data/folder.py",
+            f"{PACKAGE}/data/mnist.py",
+            f"{PACKAGE}/models/resnet.py",
+            f"{PACKAGE}/finetuning.py",
+            "conf/data/images.yaml",
+            "conf/data/mnist.yaml",
+            "conf/model/resnet18.yaml",
+            "conf/callbacks/backbone_finetuning.yaml",
+            "tests/image_files.py",
+            "tests/test_mnist.py",
+            "tests/test_image_recipes.py",
+            "tests/test_folder.py",
+            "tests/test_resnet.py",
+        ],
+    ),
+    (
+        not WANDB,
+        [
+            f"{PACKAGE}/loggers/wandb_logger.py",
+            "conf/logger/wandb.yaml",
+            "tests/test_wandb.py",
+            "tests/wandb_records.py",
+        ],
+    ),
+    (
+        not TENSORBOARD,
+        [
+            f"{PACKAGE}/loggers/tensorboard_logger.py",
+            "conf/logger/tensorboard.yaml",
+            "tests/test_tensorboard.py",
+        ],
+    ),
+    (
+        not MLFLOW,
+        [f"{PACKAGE}/loggers/mlflow_logger.py", "conf/logger/mlflow.yaml", "tests/test_mlflow.py"],
+    ),
 ]
 
 
@@ -69,10 +131,11 @@ def init_git(root: Path) -> None:
 
 def main() -> None:
     root = Path.cwd()
-    for condition, paths in REMOVALS:
+    for condition, patterns in REMOVALS:
         if condition:
-            for relative in paths:
-                remove(root / relative)
+            for pattern in patterns:
+                for path in sorted(root.glob(pattern)):
+                    remove(path)
     if INIT_GIT and not RENDERED_BY_CRUFT:
         init_git(root)
 

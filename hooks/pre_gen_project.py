@@ -10,6 +10,13 @@ import sys
 
 PROJECT_SLUG = r"""{{ cookiecutter.project_slug }}"""
 PACKAGE_NAME = r"""{{ cookiecutter.package_name }}"""
+DEFAULT_LOGGER = r"""{{ cookiecutter.default_logger }}"""
+# Each tracker besides CSV is a yes/no answer of its own; the default logger must be one kept.
+TRACKERS = {
+    "wandb": r"""{{ cookiecutter.wandb }}""",
+    "tensorboard": r"""{{ cookiecutter.tensorboard }}""",
+    "mlflow": r"""{{ cookiecutter.mlflow }}""",
+}
 
 # Top-level modules the generated project imports (or users commonly add); a package with one of
 # these names would be imported in their place.
@@ -136,7 +143,26 @@ def suggest_slug(slug: str) -> str:
     return "my-project"
 
 
+def answer_is_yes(value: str) -> bool:
+    """Boolean prompts render as True/False; typed answers may be yes/no."""
+    return value.strip().lower() in ("true", "yes", "y", "1")
+
+
+def logger_problem(default: str, trackers: dict[str, str]) -> str | None:
+    """Why `default` cannot be the default logger with these trackers kept, or None if it can."""
+    if default == "csv" or answer_is_yes(trackers.get(default, "no")):
+        return None
+    kept = ["csv", *(name for name, answer in trackers.items() if answer_is_yes(answer))]
+    return (
+        f"default_logger {default!r} is a tracker this project leaves out ({default}=no);"
+        f" answer {default}=yes, or choose one of: {', '.join(kept)}"
+    )
+
+
 def main() -> None:
+    if problem := logger_problem(DEFAULT_LOGGER, TRACKERS):
+        print(f"ERROR: {problem}", file=sys.stderr)
+        sys.exit(1)
     # The slug first: an invalid slug usually also yields an invalid derived package name, and
     # fixing the slug fixes both.
     if problem := slug_problem(PROJECT_SLUG):

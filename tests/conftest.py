@@ -1,9 +1,11 @@
 """Fixtures that bake the template into temporary folders and install bakes in throwaway venvs."""
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from cookiecutter.main import cookiecutter
 
@@ -66,3 +68,55 @@ def baked_venv(tmp_path_factory: pytest.TempPathFactory) -> MakeVenv:
         return venv
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for every bake: bakes share the package name and most modules, so each
+    run after the first checks only what differs (`mypy --cache-dir`, or MYPY_CACHE_DIR)."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+FENCE = re.compile(r"^ *```(?P<lang>\w+)\n(?P<body>.*?)^ *```", re.MULTILINE | re.DOTALL)
+
+
+def recipe(readme: str, title: str) -> dict[str, str]:
+    """The python and yaml blocks of one recipe ("**A model.**") of the README."""
+    section = readme.split("## Adding your own", 1)[1].split("\n## ", 1)[0]
+    text = section.split(f"**{title}**", 1)[1].split("\n**A ", 1)[0]
+    blocks: dict[str, str] = {}
+    for block in FENCE.finditer(text):
+        indent = len(block.group(0)) - len(block.group(0).lstrip(" "))
+        lines = [line[indent:] for line in block["body"].splitlines()]
+        blocks.setdefault(block["lang"], "\n".join(lines) + "\n")
+    return blocks
+
+
+def add_table_row(readme: Path, group: str, option: str, what: str) -> None:
+    """A row of the Configuration table, after the group's last row, as the recipes ask."""
+    lines = readme.read_text().splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith(f"| `{group}` |"))
+    lines.insert(last + 1, f"| `{group}` | `{option}` | {what} |")
+    readme.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session")
+def extended(bake: Bake, baked_venv: MakeVenv) -> tuple[Path, Venv]:
+    """The default bake with a model and a dataset added as the README's "Adding your own"
+    recipes say, installed: tests/test_extending.py trains them, and test_default_bake.py runs
+    the whole baked suite on it, once for both."""
+    project = bake()
+    package = project / "src" / "my_project"
+    readme = (project / "README.md").read_text()
+    model, dataset = recipe(readme, "A model."), recipe(readme, "A dataset.")
+    (package / "models" / "two_layer.py").write_text(model["python"])
+    (project / "conf" / "model" / "two_layer.yaml").write_text(model["yaml"])
+    (package / "data" / "npz.py").write_text(dataset["python"])
+    (project / "conf" / "data" / "npz.yaml").write_text(dataset["yaml"])
+    add_table_row(project / "README.md", "model", "two_layer", "a two-layer network")
+    add_table_row(project / "README.md", "data", "npz", "features and targets from an .npz")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 5)).astype(np.float32)
+    y = x @ rng.normal(size=(5, 2)).astype(np.float32)  # two target columns
+    np.savez(project / "data" / "arrays.npz", x=x, y=y)
+    return project, baked_venv(project)

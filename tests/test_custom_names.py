@@ -7,12 +7,9 @@ import pytest
 
 from tests.helpers import (
     Bake,
-    MakeVenv,
-    assert_ok,
     assert_ruff_clean,
     find_in_tree,
     load_pyproject,
-    run,
 )
 
 DEFAULT_NAMES = re.compile(r"my[-_ ]project", re.IGNORECASE)
@@ -44,9 +41,5 @@ def test_ruff_clean(project: Path) -> None:
     assert_ruff_clean(project)
 
 
-@pytest.mark.slow
-def test_make_test_runs_the_fast_baked_tests(project: Path, baked_venv: MakeVenv) -> None:
-    venv = baked_venv(project)
-    result = run(["make", "test", f"PYTHON={venv.python}"], cwd=project, timeout=1800)
-    assert_ok(result)
-    assert " passed" in result.stdout and "deselected" in result.stdout  # slow tests skipped
+# `make test` in a bake of another name runs in tests/test_features.py, on the bake that leaves
+# out every optional part: one fast suite for both.

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from cookiecutter.main import cookiecutter
 
-from tests.helpers import TEMPLATE_ROOT, Bake, assert_ok, run
+from tests.helpers import TEMPLATE_ROOT, Bake, assert_ok, run, snapshot
 
 PYTHON_VERSIONS: list[str] = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())[
     "python_version"
@@ -132,9 +132,10 @@ def test_dashboard_targets_open_the_project_stores(project: Path) -> None:
     assert "-m tensorboard.main --logdir logs" in result.stdout
 
 
-def test_make_lint_passes_ruff_and_mypy(project: Path) -> None:
+def test_make_lint_passes_ruff_and_mypy(project: Path, mypy_cache: Path) -> None:
     """`make lint`: ruff check, ruff format --check and mypy, with the project's own settings."""
-    result = run(["make", "lint", f"PYTHON={sys.executable}"], cwd=project)
+    env = {"MYPY_CACHE_DIR": str(mypy_cache)}
+    result = run(["make", "lint", f"PYTHON={sys.executable}"], cwd=project, env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"make lint exited {result.returncode}:\n{output}"
     assert "Success: no issues found" in result.stdout, output  # mypy ran and found nothing
@@ -146,19 +147,52 @@ def test_env_target_reports_versions_and_devices(project: Path) -> None:
     assert "torch" in result.stdout and "cuda" in result.stdout and "lightning" in result.stdout
 
 
-@pytest.mark.slow
-def test_cruft_updates_a_project_baked_from_an_older_template(tmp_path: Path) -> None:
-    # The template as a git repository at two commits: the project is baked from the first.
-    template = tmp_path / "template"
+GIT = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com"]
+CRUFT = [sys.executable, "-m", "cruft"]
+
+
+def template_repository(root: Path) -> Path:
+    """This template copied to `root/template` as a git repository with one commit, as cruft
+    needs it."""
+    template = root / "template"
     shutil.copytree(
         TEMPLATE_ROOT,
         template,
         ignore=shutil.ignore_patterns(".git", ".venv", "build", "__pycache__", "*_cache"),
     )
-    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com"]
     for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "old"]):
-        assert_ok(run([*git, *step], cwd=template))
-    cruft = [sys.executable, "-m", "cruft"]
+        assert_ok(run([*GIT, *step], cwd=template))
+    return template
+
+
+def test_cruft_turns_on_a_feature_left_out_at_first(tmp_path: Path) -> None:
+    template = template_repository(tmp_path)
+    created = [*CRUFT, "create", "--no-input", str(template)]
+    assert_ok(run([*created, "--extra-context", '{"export": "no"}'], cwd=tmp_path))
+    project = tmp_path / "my-project"
+    assert not (project / "export.py").exists()
+    for step in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
+        assert_ok(run([*GIT, *step], cwd=project))
+    update = ["update", "--skip-apply-ask", "--allow-untracked-files"]
+    assert_ok(run([*CRUFT, *update, "--variables-to-update", '{"export": "yes"}'], cwd=project))
+    assert not list(project.rglob("*.rej"))  # applied cleanly, no rejected hunks
+    # The project is now what baking with export=yes gives: files, extras, script, README.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert_ok(run(created, cwd=fresh))
+    ignored = {Path(".cruft.json")}  # the same answers; cruft words them in its own order
+    mine = {k: v for k, v in snapshot(project).items() if k not in ignored}
+    assert mine == {k: v for k, v in snapshot(fresh / "my-project").items() if k not in ignored}
+    answers = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert answers["export"] is True
+
+
+@pytest.mark.slow
+def test_cruft_updates_a_project_baked_from_an_older_template(tmp_path: Path) -> None:
+    # The template as a git repository at two commits: the project is baked from the first.
+    template = template_repository(tmp_path)
+    git = GIT
+    cruft = CRUFT
     assert_ok(run([*cruft, "create", "--no-input", str(template)], cwd=tmp_path))
     project = tmp_path / "my-project"
     assert (project / ".cruft.json").is_file()

@@ -1,6 +1,6 @@
 """Predict new inputs or a split: python predict.py ckpt_path=last input=new.csv
 
-The entry point is a @hydra.main function (cli.py); Hydra's shell completion for `python
+The entry point is a @hydra.main function (cli/__init__.py); Hydra's shell completion for `python
 predict.py` looks for that name in this file.
 """
 

@@ -1,6 +1,6 @@
 """Train a model: python train.py model=mlp trainer=gpu  (any Hydra override; see --help).
 
-The entry point is a @hydra.main function (cli.py); Hydra's shell completion for `python
+The entry point is a @hydra.main function (cli/__init__.py); Hydra's shell completion for `python
 train.py` looks for that name in this file.
 """
 

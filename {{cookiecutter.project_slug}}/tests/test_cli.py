@@ -108,7 +108,12 @@ def test_train_digits_and_a_csv_from_the_command_line(tmp_path: Path) -> None:
 
 # What a job needs and the command line must not load: --help, --cfg job and completion
 # compose the config with Hydra alone.
-HEAVY = {"torch", "lightning", "wandb", "mlflow", "tensorboard", "matplotlib", "sklearn", "optuna"}
+# Besides the training stack, every package the project's extras name (trackers and the like).
+EXTRAS = (PROJECT_ROOT / "pyproject.toml").read_text().split("[project.optional-dependencies]")
+HEAVY = {"torch", "lightning", "matplotlib", "sklearn"} | {
+    name.lower().replace("-", "_")
+    for name in re.findall(r'^\s*"([A-Za-z][\w.-]*?)[<>=~!\[;" ]', EXTRAS[-1].split("\n[")[0], re.M)
+}
 
 
 def imported(*args: str, cwd: Path, **env: str) -> set[str]:
@@ -182,7 +187,9 @@ def test_help_is_the_projects_own_page(tmp_path: Path) -> None:
     page = result.stdout
     for heading in ("== Groups (group=option) ==", "== Top-level options ==", "== Examples =="):
         assert heading in page
-    assert f"model: {', '.join(MODELS)}" in page and "hparams_search: " in page
+    groups = sorted(path.name for path in (PROJECT_ROOT / "conf").iterdir() if path.is_dir())
+    assert f"model: {', '.join(MODELS)}" in page
+    assert all(f"{group}: " in page for group in groups if group not in ("hydra", "local"))
     assert "seed=7 " in page  # the values this command line gives
     assert "schema" not in page and "powered by Hydra" not in page
     examples = [line for line in page.splitlines() if line.startswith("python ")]

@@ -1,7 +1,7 @@
 """The README and the --help page stay true to the code.
 
-Its Configuration table lists exactly the groups and options in conf/, every `train.py`,
-`eval.py`, `predict.py` and `export.py` command in it composes and passes the config checks
+Its Configuration table lists exactly the groups and options in conf/, every command of the
+project's root scripts (`train.py`, `eval.py`, ...) in it composes and passes the config checks
 (in-process, no training), and the errors it shows are the ones the command line prints. An
 error that lists the options of a group matches when the options it shows still exist: adding
 an option keeps it true.
@@ -12,6 +12,7 @@ Words holding a placeholder (`<run>`, `...`) are left out of a command and the r
 compose. Commands under "Adding your own" are skipped: they name options the recipes create.
 """
 
+import importlib
 import re
 import shlex
 from pathlib import Path
@@ -30,7 +31,11 @@ from {{ cookiecutter.package_name }}.errors import describe
 from .conftest import CONFIG_DIR, PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text()
-SCRIPTS = {"train.py": "train", "eval.py": "eval", "predict.py": "predict", "export.py": "export"}
+# Each root script runs conf/<its name>.yaml; importing the module it starts from registers that
+# config's schema, as running it does.
+SCRIPTS = {path.name: path.stem for path in PROJECT_ROOT.glob("*.py")}
+for script in PROJECT_ROOT.glob("*.py"):
+    importlib.import_module(re.findall(r"^from (\S+) import", script.read_text(), re.M)[0])
 FLAGS_WITH_A_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--info", "-i"}
 FLAGS_WITH_A_VALUE |= {"--shell-completion", "-sc"}
 FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
@@ -114,7 +119,7 @@ ERRORS = {line: (parsed, error) for line, (parsed, error) in COMMANDS.items() if
 def test_the_readme_commands_are_found() -> None:
     assert len(COMMANDS) >= 40
     assert len(ERRORS) >= 5
-    assert {"predict", "export"} <= {config for (config, _), _ in COMMANDS.values()}
+    assert set(SCRIPTS.values()) <= {config for (config, _), _ in COMMANDS.values()}
 
 
 def expand_sweeps(overrides: list[str]) -> tuple[list[list[str]], list[str]]:

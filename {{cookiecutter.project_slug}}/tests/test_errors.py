@@ -1,7 +1,7 @@
 """Bad input gets one `Error: ...` line, exit status 1, and leaves no run folder behind.
 
 The catalogue runs through the real entry points (`train_main`, what `python train.py` calls,
-or the one a case names first: eval.py, predict.py, export.py), each case in turn inside one
+or the root script a case names first: eval.py, predict.py, ...), each case in turn inside one
 process, so the whole walk costs one start-up.
 """
 
@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
@@ -20,8 +19,7 @@ from {{ cookiecutter.package_name }}.checks import check_config
 from {{ cookiecutter.package_name }}.errors import ConfigError, describe
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import compose_config
-from .image_files import write_image_folder
+from .conftest import PROJECT_ROOT, compose_config
 
 # (command-line arguments, a part of the one line it must print). {tmp} is the test's folder.
 CATALOGUE: list[tuple[list[str], str]] = [
@@ -68,28 +66,24 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["data=csv", "data.path={tmp}/words.csv", "data.target_column=y"], "column 'x' holds 'seven'"),
     (["data=csv", "data.path={tmp}/words.csv", "data.target_column=z"], "has no column 'z'"),
     (["data=csv", "data.path={tmp}/gaps.csv", "data.target_column=y"], "'x' holds 'nan' on line 3"),
-    (["data=mnist", "data.download=false", "data.data_dir={tmp}/empty"], "MNIST is not in"),
-    (["data=mnist", "data.download=false", "data.data_dir={tmp}/mnist"], "MNIST files in"),
     (["ckpt_path={tmp}/linear.ckpt", "model=mlp"], "weights do not fit the configured model"),
     (["data.num_folds=5", "data.fold=5"], "num_folds must be at least 2 and the fold one of"),
-    (["data=images", "data.path={tmp}/empty"], "holds no images in class folders"),
-    (["data=images", "data.path={tmp}/one_class"], "has one class folder, 'cat'"),
-    (["data=images", "data.path={tmp}/broken"], "1 of 7 files cannot be read as images: red/bad"),
-    (["data=digits", "model=resnet18", "model.net.weights=DEFAULT"], "could not be fetched"),
-    # eval.py, predict.py and export.py, on checkpoints
+    # eval.py and predict.py, on checkpoints
     (["eval.py", "ckpt_path={tmp}/linear.ckpt", "model=mlp"], "model=mlp: the checkpoint holds"),
     (["predict.py", "ckpt_path={tmp}/table.ckpt", "input={tmp}/x.csv"], "x.csv lacks 'y': its"),
     (["predict.py", "ckpt_path={tmp}/table.ckpt", "input={tmp}/xyw.csv"], "has 'w', unknown to"),
     (["predict.py", "ckpt_path={tmp}/table.ckpt", "input={tmp}/yz.csv"], "lacks 'x' and has 'z',"),
     (["predict.py", "ckpt_path={tmp}/linear.ckpt", "input={tmp}/xyz.csv"], "reads no new inputs"),
-    (["export.py", "ckpt_path={tmp}/linear.ckpt", "format=tflite"], "format=tflite is not a"),
 ]
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_workdir(tmp_path_factory.mktemp("catalogue"))
+
+
+def make_workdir(tmp: Path) -> Path:
     """A folder with the files the catalogue refers to: a checkpoint, broken files."""
-    tmp = tmp_path_factory.mktemp("catalogue")
     run_dir = tmp / "trained"
     train(
         compose_config(run_dir, "trainer.max_epochs=1", "logger=none", "callbacks=model_checkpoint")
@@ -107,24 +101,19 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = ("data=csv", f"data.path={table}", "data.target_column=t", "trainer.max_epochs=1")
     train(compose_config(table_run, *settings, "logger=none", "callbacks=model_checkpoint"))
     (table_run / "checkpoints" / "last.ckpt").rename(tmp / "table.ckpt")
-    write_image_folder(tmp / "one_class", per_class=2, classes=["cat"])
-    write_image_folder(tmp / "broken", per_class=2)
-    (tmp / "broken" / "red" / "bad.png").write_bytes(b"\x89PNG cut short")
     (tmp / "gaps.csv").write_text("x,y\n1,2\nnan,3\n")
-    raw = tmp / "mnist" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in ("train-images", "train-labels", "t10k-images", "t10k-labels"):
-        kind = "idx3" if "images" in name else "idx1"
-        (raw / f"{name}-{kind}-ubyte").write_bytes(np.arange(64, dtype=np.uint8).tobytes())
     return tmp
 
 
 DRIVER = """
-import contextlib, io, json, sys
+import contextlib, importlib, io, json, re, sys
 from pathlib import Path
-from {{ cookiecutter.package_name }}.cli import eval_main, export_main, predict_main, train_main
 
-MAINS = {"eval.py": eval_main, "predict.py": predict_main, "export.py": export_main}
+MAINS = {}  # each root script's entry point, found as its `from <module> import <main>` line
+for path in Path(sys.argv[2]).glob("*.py"):
+    module, name = re.findall(r"^from (\\S+) import (\\w+)", path.read_text(), re.M)[0]
+    MAINS[path.name] = getattr(importlib.import_module(module), name)
+train_main = MAINS.pop("train.py")
 results = []
 for args in json.loads(sys.argv[1]):
     script = args[0] if args and args[0] in MAINS else "train.py"
@@ -145,12 +134,18 @@ print(json.dumps(results))
 @pytest.mark.slow
 def test_every_bad_input_gets_one_line_and_leaves_no_run_folder(workdir: Path) -> None:
     assert len(CATALOGUE) >= 25
-    cases = [[arg.replace("{tmp}", str(workdir)) for arg in args] for args, _ in CATALOGUE]
+    assert_one_line_errors(CATALOGUE, workdir)
+
+
+def assert_one_line_errors(catalogue: list[tuple[list[str], str]], workdir: Path) -> None:
+    """Runs each case of `catalogue` in `workdir` ({tmp} in its arguments), all in one process:
+    each must exit 1 with one `Error: ...` line holding its text, and leave no run folder."""
+    cases = [[arg.replace("{tmp}", str(workdir)) for arg in args] for args, _ in catalogue]
     # Offline for sure: downloads go to a proxy that refuses them, into an empty cache.
     offline = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "https_proxy")}
     driver = subprocess.run(
-        [sys.executable, "-c", DRIVER, json.dumps(cases)],
+        [sys.executable, "-c", DRIVER, json.dumps(cases), str(PROJECT_ROOT)],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -160,7 +155,7 @@ def test_every_bad_input_gets_one_line_and_leaves_no_run_folder(workdir: Path) -
     assert driver.returncode == 0, driver.stderr[-3000:]
     results = json.loads(driver.stdout.splitlines()[-1])
     wrong = []
-    for (args, expected), result in zip(CATALOGUE, results, strict=True):
+    for (args, expected), result in zip(catalogue, results, strict=True):
         lines = [line for line in result["stderr"].splitlines() if line.startswith("Error: ")]
         ok = result["code"] == 1 and len(lines) == 1 and expected in lines[0]
         ok = ok and "Traceback" not in result["stderr"] and not result["runs"]

@@ -13,12 +13,14 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from {{ cookiecutter.package_name }}.cli import export as export_cli  # noqa: F401  (registers the schema)
 from {{ cookiecutter.package_name }}.config import instantiate
-from {{ cookiecutter.package_name }}.errors import ConfigError, ExportError
-from {{ cookiecutter.package_name }}.export import METADATA, export, trace
+from {{ cookiecutter.package_name }}.errors import ConfigError
+from {{ cookiecutter.package_name }}.export import METADATA, ExportError, export, trace
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import compose_config, error_line
+from .test_errors import assert_one_line_errors, make_workdir
 
 DIGITS = ("data=digits", "model=cnn", "model.net.channels=[4]", "data.image_size=[12,12]")
 
@@ -137,7 +139,8 @@ UNTRACEABLE = """
 import sys
 import branching  # a network of the user's, as the README's model recipe adds one
 import {{ cookiecutter.package_name }}.models as models
-from {{ cookiecutter.package_name }}.cli import export_main, train_main
+from {{ cookiecutter.package_name }}.cli import train_main
+from {{ cookiecutter.package_name }}.cli.export import export_main
 
 branching.Branching.__module__ = models.__name__  # where the recipe puts it: models/
 models.Branching = branching.Branching
@@ -165,3 +168,17 @@ def test_exporting_a_model_that_does_not_trace_from_the_command_line(tmp_path: P
     assert "(at branching.py:14 in forward: return y if y.sum() > 0 else -y)" in line
     [run] = (tmp_path / "logs" / "runs").iterdir()  # the training run; the export left nothing
     assert (run / "checkpoints" / "last.ckpt").is_file()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The error catalogue's folder (tests/test_errors.py), for this feature's cases."""
+    return make_workdir(tmp_path_factory.mktemp("catalogue"))
+
+
+@pytest.mark.slow
+def test_an_unknown_format_gets_one_line(workdir: Path) -> None:
+    catalogue = [
+        (["export.py", "ckpt_path={tmp}/linear.ckpt", "format=tflite"], "format=tflite is not a"),
+    ]
+    assert_one_line_errors(catalogue, workdir)

@@ -7,11 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from {{ cookiecutter.package_name }}.data import ImageFolderDataModule
+from {{ cookiecutter.package_name }}.data.folder import ImageFolderDataModule
 from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.training import train
 
+from .conftest import compose_config
 from .image_files import COLOURS, write_image_folder
+from .test_errors import assert_one_line_errors, make_workdir
+from .test_prediction import QUICK, predict_with
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +116,37 @@ def test_a_truncated_image_is_unreadable(tmp_path: Path) -> None:
     image.write_bytes(image.read_bytes()[:60])  # cut short, as by an interrupted copy
     with pytest.raises(DataError, match="green/000.png"):
         folder(root)
+
+
+def test_a_folder_of_new_images(tmp_path: Path) -> None:
+    pets = write_image_folder(tmp_path / "pets", per_class=12)
+    images = ("data=images", f"data.path={pets}", "data.image_size=[12,12]", "model=cnn")
+    train(compose_config(tmp_path / "run", *images, *QUICK, "trainer.max_epochs=8"))
+    new = write_image_folder(tmp_path / "new", per_class=3, sizes=[(40, 30)], seed=5)
+    rows = predict_with(tmp_path, tmp_path / "run/checkpoints/last.ckpt", f"input={new}")
+    assert [row["id"] for row in rows] == [
+        f"{c}/{i:03d}.{'jpg' if i == 2 else 'png'}" for c in sorted(COLOURS) for i in range(3)
+    ]
+    right = sum(row["prediction"] == row["id"].split("/")[0] for row in rows)
+    assert right >= 8
+    assert {f"probability_{c}" for c in COLOURS} <= set(rows[0])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The error catalogue's folder (tests/test_errors.py), for this feature's cases."""
+    return make_workdir(tmp_path_factory.mktemp("catalogue"))
+
+
+@pytest.mark.slow
+def test_bad_image_folders_get_one_line(workdir: Path) -> None:
+    write_image_folder(workdir / "one_class", per_class=2, classes=["cat"])
+    write_image_folder(workdir / "broken", per_class=2)
+    (workdir / "broken" / "red" / "bad.png").write_bytes(b"\x89PNG cut short")
+    catalogue = [
+        (["data=images", "data.path={tmp}/empty"], "holds no images in class folders"),
+        (["data=images", "data.path={tmp}/one_class"], "has one class folder, 'cat'"),
+        (["data=images", "data.path={tmp}/broken"], "1 of 7 files cannot be read as images"),
+        (["data=digits", "model=resnet18", "model.net.weights=DEFAULT"], "could not be fetched"),
+    ]
+    assert_one_line_errors(catalogue, workdir)

@@ -1,4 +1,4 @@
-"""predict.py on new inputs: a CSV of rows without targets, a folder of images."""
+"""predict.py on new inputs: a CSV of rows without targets."""
 
 import csv
 from pathlib import Path
@@ -10,7 +10,6 @@ from {{ cookiecutter.package_name }}.prediction import predict
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import compose_config
-from .image_files import COLOURS, write_image_folder
 from .test_table import write_table
 
 QUICK = ("logger=none", "callbacks=model_checkpoint", "trainer.max_epochs=5")
@@ -97,17 +96,3 @@ def test_a_classifier_writes_the_class_and_its_probabilities(tmp_path: Path) -> 
         truth = [row["label"] for row in csv.DictReader(file)]
     right = sum(row["prediction"] == label for row, label in zip(rows, truth, strict=True))
     assert right / len(rows) > 0.9  # the label is the sign of a - b
-
-
-def test_a_folder_of_new_images(tmp_path: Path) -> None:
-    pets = write_image_folder(tmp_path / "pets", per_class=12)
-    images = ("data=images", f"data.path={pets}", "data.image_size=[12,12]", "model=cnn")
-    train(compose_config(tmp_path / "run", *images, *QUICK, "trainer.max_epochs=8"))
-    new = write_image_folder(tmp_path / "new", per_class=3, sizes=[(40, 30)], seed=5)
-    rows = predict_with(tmp_path, tmp_path / "run/checkpoints/last.ckpt", f"input={new}")
-    assert [row["id"] for row in rows] == [
-        f"{c}/{i:03d}.{'jpg' if i == 2 else 'png'}" for c in sorted(COLOURS) for i in range(3)
-    ]
-    right = sum(row["prediction"] == row["id"].split("/")[0] for row in rows)
-    assert right >= 8
-    assert {f"probability_{c}" for c in COLOURS} <= set(rows[0])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.models import ResNet
+from {{ cookiecutter.package_name }}.models.resnet import ResNet
 from {{ cookiecutter.package_name }}.training import train
 
 

@@ -1,4 +1,4 @@
-"""A checkpoint says what it holds: eval.py, predict.py and export.py need no overrides typed
+"""A checkpoint says what it holds: eval.py, predict.py and the others need no overrides typed
 again, and what the data learnt in training comes with it."""
 
 from pathlib import Path

@@ -3,7 +3,6 @@
 
 import io
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +10,13 @@ import lightning as L
 import torch
 from lightning.pytorch import callbacks
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, OnExceptionCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
-from torch import nn
 
-from .errors import ConfigError, TrainingDiverged
+from .errors import TrainingDiverged
+from .loggers import FinalResults
 from .runs import RUN_CONFIG, RUN_INFO, atomic_open, git_state, job_config, record_run
 
 log = logging.getLogger(__name__)
@@ -98,48 +97,12 @@ class CheckpointOnSigterm(OnExceptionCheckpoint):
         pass  # Lightning's deletes the file after a clean run; here it is the run's last.ckpt
 
 
-class BackboneFinetuning(callbacks.BackboneFinetuning):
-    """Lightning's `BackboneFinetuning` for networks built when fitting starts.
-
-    Trains the head (and with `train_bn` the backbone's BatchNorm layers) alone until
-    `unfreeze_backbone_at_epoch`, then adds the backbone to the optimizer at
-    `backbone_initial_ratio_lr` times the learning rate, raised each epoch by Lightning's
-    schedule. Lightning freezes in `setup`, before `configure_model` has built the network for
-    the data; here the backbone (`SupervisedModule.backbone`) is frozen when fitting starts,
-    and taken out of the optimizer, which was created with it.
-    """
-
-    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        pass  # no network yet: see on_fit_start
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        backbone = getattr(pl_module, "backbone", None)
-        if not isinstance(backbone, nn.Module):
-            raise ConfigError(
-                "callbacks.backbone_finetuning needs a network with a backbone, such as"
-                " model=resnet18; leave the callback out for this model"
-            )
-        if self.previous_backbone_lr is None:  # not unfrozen yet (a resumed run may have been)
-            self.freeze(backbone, train_bn=self.train_bn)
-            frozen = {id(p) for p in backbone.parameters() if not p.requires_grad}
-            for optimizer in trainer.optimizers:
-                for group in optimizer.param_groups:
-                    group["params"] = [p for p in group["params"] if id(p) not in frozen]
-        super().on_fit_start(trainer, pl_module)
-
-    def finetune_function(self, pl_module: L.LightningModule, epoch: int, optimizer: Any) -> None:
-        with warnings.catch_warnings():
-            # With train_bn the BatchNorm layers trained all along: in the optimizer already.
-            warnings.filterwarnings("ignore", "The provided params to be frozen already exist")
-            super().finetune_function(pl_module, epoch, optimizer)
-
-
 class RunRecord(Callback):
     """Records the run once its work starts: the resolved config and provenance in the run
     folder (`record_run`), and the hyperparameters with the model's size in every logger;
     at the end, `log_results` puts the final metrics beside them. Every checkpoint carries the
-    resolved config too, so eval.py, predict.py and export.py rebuild the model it holds from
-    the file alone (loading.py)."""
+    resolved config too, so eval.py, predict.py and the other commands rebuild the model it holds
+    from the file alone (loading.py)."""
 
     def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
         self.config = job_config(cfg)  # resolved now: spawned DDP processes have no Hydra state
@@ -192,18 +155,16 @@ class RunRecord(Callback):
     def log_results(self, trainer: L.Trainer, metrics: dict[str, float]) -> None:
         """The final metrics (metrics.json) in the trackers' comparison of runs.
 
-        TensorBoard's HParams tab shows the metrics logged with the hyperparameters: they go
-        there as `hp/<metric>`, beside the per-epoch curves. MLflow and W&B compare the last
-        value of each metric, so they get those no epoch logged (the best checkpoint's score);
-        the CSV log keeps to the epochs.
+        A logger that records them its own way does so (`FinalResults`); the others compare
+        the last value of each metric, so they get those no epoch logged (the best checkpoint's
+        score); the CSV log keeps to the epochs.
         """
         if not trainer.is_global_zero or self.hyperparameters is None:
             return
         step = trainer.global_step
         for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                hp_metrics = {f"hp/{name}": value for name, value in metrics.items()}
-                logger.log_hyperparams(self.hyperparameters, metrics=hp_metrics, step=step)
+            if isinstance(logger, FinalResults):
+                logger.log_final_results(self.hyperparameters, metrics, step)
             elif not isinstance(logger, CSVLogger):
                 new = {k: v for k, v in metrics.items() if k not in self.logged}
                 if new:

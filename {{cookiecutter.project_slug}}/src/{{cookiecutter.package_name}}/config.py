@@ -49,15 +49,7 @@ class TrainConf:
 @dataclass
 class PredictConf(TrainConf):
     split: str = "test"
-    input: str | None = None  # a CSV file or a folder of images to predict instead of a split
-
-
-@dataclass
-class ExportConf(TrainConf):
-    format: str = "onnx"
-    check_samples: int = 16
-    atol: float = 1e-5
-    rtol: float = 1e-4
+    input: str | None = None  # a file or folder of new inputs to predict instead of a split
 
 
 # Merged after the option (values ??? here, so the option's values win): types and closes.
@@ -108,7 +100,6 @@ def instantiate(config: Any, **kwargs: Any) -> Any:
 SCHEMAS = {
     "train_schema": TrainConf,
     "predict_schema": PredictConf,
-    "export_schema": ExportConf,
     "data_schema": DataConf,
     "model_schema": ModelConf,
 }

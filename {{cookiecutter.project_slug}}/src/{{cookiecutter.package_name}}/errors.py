@@ -41,10 +41,6 @@ class TrainingDiverged(ProjectError, ArithmeticError):
     """The loss became NaN or infinite; usually fixed by a smaller learning rate."""
 
 
-class ExportError(ProjectError, RuntimeError):
-    """A model that cannot be exported, or whose exported form computes something else."""
-
-
 def describe(error: BaseException) -> str | None:
     """The one line that reports `error`, or None when it is a bug (it keeps its traceback)."""
     if isinstance(error, ProjectError):

@@ -25,10 +25,15 @@ from torch import Tensor, nn
 from .build import build_node
 from .checks import check_before_start
 from .data.datamodule import ArrayDataModule
-from .errors import ConfigError, ExportError
+from .errors import ConfigError, ProjectError
 from .loading import from_checkpoint, require_data_state, trained_shapes
 from .models import SupervisedModule
 from .runs import job_config, record_run
+
+
+class ExportError(ProjectError, RuntimeError):
+    """A model that cannot be exported, or whose exported form computes something else."""
+
 
 log = logging.getLogger(__name__)
 

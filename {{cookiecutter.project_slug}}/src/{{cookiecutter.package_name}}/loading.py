@@ -3,7 +3,7 @@ what its data learnt from the training split.
 
 Every checkpoint carries its run's resolved config (`RunRecord` puts it there), the network's
 shapes (`SupervisedModule` hyperparameters) and the DataModule's `state_dict()` (Lightning
-saves it): enough for eval.py, predict.py and export.py to rebuild the model with no overrides
+saves it): enough for the commands after training to rebuild the model with no overrides
 typed again, for checkpoints of single runs, multiruns and sweeps alike, and wherever the file
 was copied to.
 """
@@ -24,7 +24,7 @@ from .runs import RUN_CONFIG
 
 log = logging.getLogger(__name__)
 
-TRAINED_GROUPS = ("data", "model")  # what eval, predict and export take from the checkpoint
+TRAINED_GROUPS = ("data", "model")  # what the commands after training take from the checkpoint
 # The keys that decide which data and network a checkpoint's weights belong to.
 DECIDING_KEYS = {"data": ("_target_",), "model": ("_target_", "net._target_")}
 
@@ -116,7 +116,7 @@ def trained_data_state(checkpoint: Mapping[str, Any], datamodule: Any) -> Any:
 
 
 def require_data_state(checkpoint: Mapping[str, Any], datamodule: Any, ckpt_path: str) -> Any:
-    """`trained_data_state`, which new inputs and exports cannot do without."""
+    """`trained_data_state`, which new inputs cannot do without."""
     if (state := trained_data_state(checkpoint, datamodule)) is None:
         raise ConfigError(
             f"ckpt_path={ckpt_path} holds no state of {type(datamodule).__qualname__} (what the"

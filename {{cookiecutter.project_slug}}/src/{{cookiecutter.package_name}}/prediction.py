@@ -1,6 +1,6 @@
 """`predict.py`: a trained checkpoint's predictions, for new inputs or for one split, as CSV.
 
-    python predict.py ckpt_path=<file> input=new_rows.csv      # or input=<folder of images>
+    python predict.py ckpt_path=<file> input=new_rows.csv
     python predict.py ckpt_path=<file> split=val
 
 New inputs are read and transformed as the training samples were: the checkpoint holds the

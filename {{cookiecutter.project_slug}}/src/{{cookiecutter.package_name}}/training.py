@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from .build import build, scalars
 from .checks import check_before_start
 from .errors import TrainingDiverged
-from .loggers import finish
+from .loggers import end_runs
 from .runs import print_metrics, save_metrics
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if plot := plot_csv_log(trainer.loggers, output_dir / "metrics.png"):
             log.info("Curves: %s", plot)
         log.info("Run directory: %s", output_dir.resolve())
-    finish(trainer.loggers)
+    end_runs(trainer.loggers)
     return metrics
 
 

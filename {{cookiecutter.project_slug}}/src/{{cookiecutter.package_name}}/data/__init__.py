@@ -3,9 +3,7 @@
 from .datamodule import ArrayDataModule
 from .dataset import ArrayDataset, PerItemDataset
 from .digits import DigitsDataModule
-from .folder import ImageFolderDataModule
 from .images import ImageDataModule
-from .mnist import MNISTDataModule, write_mnist
 from .regression import LinearProblem, SyntheticRegressionDataModule, make_linear_regression
 from .sampling import TensorBatchSampler
 from .table import CSVDataModule
@@ -19,9 +17,7 @@ __all__ = [
     "Compose",
     "DigitsDataModule",
     "ImageDataModule",
-    "ImageFolderDataModule",
     "LinearProblem",
-    "MNISTDataModule",
     "PerItemDataset",
     "PerSample",
     "Standardize",
@@ -29,5 +25,4 @@ __all__ = [
     "TensorBatchSampler",
     "ToTensor",
     "make_linear_regression",
-    "write_mnist",
 ]

@@ -187,7 +187,7 @@ class ArrayDataModule(L.LightningDataModule):
         Called after `load_state_dict()`, so what training learnt is known."""
         raise ConfigError(
             f"input={path}: {type(self).__name__} reads no new inputs; predict one of its splits"
-            " instead (split=test), or train on data=csv or data=images"
+            " instead (split=test), or train on data that reads new inputs (data=csv)"
         )
 
     def inputs_dataloader(self, features: np.ndarray) -> DataLoader:

@@ -65,6 +65,16 @@ class ImageFolderDataModule(ImageDataModule):
                 arrays[split] = self._read_folder(f"data.{split}_path", Path(folder))
         return arrays
 
+    def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
+        """Every image file under `path` (or the one file), read at the training images' size
+        and channels: identifiers are the paths relative to `path`."""
+        channels, height, width = self.sample_shape
+        files = find_images(path, key="input")
+        images = read_images(files, path, channels, (height, width), key="input")
+        return [
+            str(file.relative_to(path)) if file != path else file.name for file in files
+        ], images
+
     def _read_folder(self, key: str, root: Path) -> Arrays:
         """(images, class names) of `root/<class>/<image>`."""
         if not root.is_dir():

@@ -2,7 +2,6 @@
 
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +27,7 @@ class ImageDataModule(ArrayDataModule):
     draw per image by `augmentation` (`BatchRandomAffine`): one call per batch, on the device the
     batch is on, once Lightning has moved it there (`on_after_batch_transfer`), so it runs on
     the GPU with the model. Validation, test and prediction batches are never augmented.
-    Subclasses implement `load()`; new image files are read at the training images' size and
-    channels (`read_inputs()`).
+    Subclasses implement `load()`, and `read_inputs()` where they read new image files.
     """
 
     task = "classification"
@@ -96,18 +94,6 @@ class ImageDataModule(ArrayDataModule):
         x, y = batch
         return warp(x), y
 
-    def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
-        """Every image file under `path` (or the one file), read at the training images' size
-        and channels: identifiers are the paths relative to `path`."""
-        from .folder import find_images, read_images  # PIL, only when files are read
-
-        channels, height, width = self.sample_shape
-        files = find_images(path, key="input")
-        images = read_images(files, path, channels, (height, width), key="input")
-        return [
-            str(file.relative_to(path)) if file != path else file.name for file in files
-        ], images
-
 
 def channel_statistics(
     transform: Transform, images: np.ndarray, chunk_values: int = STATISTICS_CHUNK
@@ -115,7 +101,7 @@ def channel_statistics(
     """Per-channel mean and standard deviation of `transform(images)` (N, C, H, W).
 
     Summed (in float64) over chunks of about `chunk_values` pixel values at a time: the whole
-    set never exists as floats, so 54,000 MNIST images cost about 20 MB of memory here instead of
+    set never exists as floats, so 54,000 28x28 images cost about 20 MB of memory here instead of
     a float64 copy of 340 MB. Small chunks also let the allocator reuse the same memory.
     """
     chunk = max(1, chunk_values // max(1, math.prod(images.shape[1:])))

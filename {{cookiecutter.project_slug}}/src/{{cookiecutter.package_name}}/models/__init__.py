@@ -3,8 +3,7 @@
 from .cnn import CNN
 from .linear import Linear
 from .mlp import MLP
-from .resnet import ResNet
 from .supervised import SupervisedModule
 from .tasks import task_loss, task_metrics
 
-__all__ = ["CNN", "MLP", "Linear", "ResNet", "SupervisedModule", "task_loss", "task_metrics"]
+__all__ = ["CNN", "MLP", "Linear", "SupervisedModule", "task_loss", "task_metrics"]

@@ -11,7 +11,7 @@ class CNN(nn.Module):
 
     `input_shape` is one sample's (C, H, W); a feature vector (F,) is read as a 1 x 1 x F image,
     so the network builds for every dataset (it is meant for images). Pooling halves each side
-    that is at least 2 pixels long, so 8x8 digits and 28x28 MNIST both fit.
+    that is at least 2 pixels long, so 8x8 digits and 28x28 images both fit.
     """
 
     def __init__(
@@ -53,6 +53,6 @@ class CNN(nn.Module):
         self.to(memory_format=self.memory_format)
 
     def forward(self, x: Tensor) -> Tensor:
-        # -1, not len(x): an exported model keeps the batch size free (torch.export, ONNX).
+        # -1, not len(x): a traced copy of the model keeps the batch size free.
         x = x.reshape(-1, *self.input_shape).contiguous(memory_format=self.memory_format)
         return self.head(self.features(x))  # (B, C, H, W) -> (B, num_outputs)

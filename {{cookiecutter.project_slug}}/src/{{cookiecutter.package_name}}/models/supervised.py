@@ -93,8 +93,8 @@ class SupervisedModule(L.LightningModule):
 
     @property
     def backbone(self) -> nn.Module | None:
-        """The network's `backbone`, when it has one (models.ResNet): what Lightning's
-        `BackboneFinetuning` freezes and later trains at a lower learning rate."""
+        """The network's `backbone`, when it has one: the part a fine-tuning callback freezes
+        and later trains at a lower learning rate (Lightning looks for it here)."""
         backbone = getattr(self.net, "backbone", None)
         return backbone if isinstance(backbone, nn.Module) else None
 

@@ -1,5 +1,5 @@
-"""The command line: `python train.py|eval.py|predict.py|export.py [overrides]` and the console
-scripts.
+"""The command line: `python train.py|eval.py|predict.py [overrides]` and the console scripts;
+the other commands have a module of their own in this package.
 
 Each entry point is one Hydra-decorated function: Hydra parses the command line and composes
 conf/<name>.yaml once, checking keys and types against the schemas (config.py); the task then
@@ -25,9 +25,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from .config import TRUSTED_TARGETS, config_dir, register_configs
-from .errors import describe, exit_with, reported, wants_traceback
-from .runs import RUN_INFO
+from ..config import TRUSTED_TARGETS, config_dir, register_configs
+from ..errors import describe, exit_with, reported, wants_traceback
+from ..runs import RUN_INFO
 
 log = logging.getLogger(__name__)
 CONFIG_DIR = str(config_dir())
@@ -117,8 +117,8 @@ def import_lightning() -> None:
 @hydra_task("train")
 def train_main(cfg: DictConfig) -> float | None:
     """`train.py`: train, test, and hand a multirun's sweeper the value it optimises."""
-    from .sweeps import best_value, run_trial
-    from .training import train
+    from ..sweeps import best_value, run_trial
+    from ..training import train
 
     metric = cfg.get("optimized_metric") or cfg.monitor.metric
     if HydraConfig.get().mode == RunMode.MULTIRUN:
@@ -129,7 +129,7 @@ def train_main(cfg: DictConfig) -> float | None:
 @hydra_task("eval")
 def eval_main(cfg: DictConfig) -> dict[str, float]:
     """`eval.py`: test a checkpoint and print its metrics."""
-    from .testing import evaluate
+    from ..testing import evaluate
 
     return evaluate(cfg)
 
@@ -137,14 +137,6 @@ def eval_main(cfg: DictConfig) -> dict[str, float]:
 @hydra_task("predict")
 def predict_main(cfg: DictConfig) -> Path:
     """`predict.py`: write a checkpoint's predictions for new inputs or one split."""
-    from .prediction import predict
+    from ..prediction import predict
 
     return predict(cfg)
-
-
-@hydra_task("export")
-def export_main(cfg: DictConfig) -> Path:
-    """`export.py`: write a checkpoint's model as ONNX (or torch.export), checked."""
-    from .export import export
-
-    return export(cfg)

@@ -1,0 +1,38 @@
+"""logger=tensorboard: the events and the HParams tab, read back with TensorBoard's reader."""
+
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.metadata import EXPERIMENT_TAG, SESSION_START_INFO_TAG
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+from {{ cookiecutter.package_name }}.tools.plots import read_curves
+from {{ cookiecutter.package_name }}.training import train
+
+from .test_tracking import assert_png
+
+
+def test_tensorboard_events_hparams_csv_and_plot(make_config, tmp_path: Path) -> None:
+    metrics = train(make_config("logger=tensorboard", "trainer.max_epochs=2", "callbacks=none"))
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "val/loss", "val/r2", "test/r2"} <= set(events.Tags()["scalars"])
+    tensorboard_val = [event.value for event in events.Scalars("val/loss")]
+    epochs, csv_val = read_curves(tmp_path / "csv" / "metrics.csv")["val/loss"]
+    assert epochs == [0, 1]
+    assert csv_val == pytest.approx(tensorboard_val, rel=1e-6)  # one point per epoch, no extra
+    assert_png(tmp_path / "metrics.png")
+
+    # The HParams tab: the hyperparameters, and the final metrics declared and logged with them.
+    plugin = {
+        tag: HParamsPluginData.FromString(content)
+        for tag, content in events.PluginTagToContent("hparams").items()
+    }
+    declared = {info.name.tag for info in plugin[EXPERIMENT_TAG].experiment.metric_infos}
+    assert declared == {f"hp/{name}" for name in metrics}
+    hparams = plugin[SESSION_START_INFO_TAG].session_start_info.hparams
+    assert hparams["model/optimizer/lr"].number_value == 0.1
+    assert hparams["run_info/params_total"].number_value == 9  # nn.Linear(8, 1)
+    [final] = events.Scalars("hp/test/r2")
+    assert final.value == pytest.approx(metrics["test/r2"], rel=1e-6)
