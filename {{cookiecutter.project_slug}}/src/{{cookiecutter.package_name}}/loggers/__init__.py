@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch import loggers
+from lightning.pytorch.utilities import rank_zero_only
 
 
 @runtime_checkable
@@ -66,13 +67,18 @@ class CSVLogger(loggers.CSVLogger):
     the restart. Here the new rows are added after the old ones, under the same header.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows_restored = False
+
     @property
     def experiment(self) -> Any:
-        if self._experiment is None:
+        if not self.rows_restored:
+            self.rows_restored = True
             path = Path(self.log_dir) / "metrics.csv"
             kept = path.read_text() if path.is_file() else ""
             writer = super().experiment  # deletes the file it finds, on rank 0
-            if kept and self._experiment is not None:  # other ranks get a placeholder
+            if kept and rank_zero_only.rank == 0:  # the other ranks write no file
                 path.write_text(kept)
                 writer.metrics_keys = next(csv.reader(io.StringIO(kept)))
         return super().experiment

@@ -6,6 +6,7 @@ from typing import Any
 
 from lightning.pytorch import loggers
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
 
 from . import overrides_name
 
@@ -19,8 +20,8 @@ class MLFlowLogger(loggers.MLFlowLogger):
     `artifact_location` (under logs/) unless a tracking server keeps them.
 
     Makes the folder of a `sqlite:///` store, which SQLite does not. With `log_model=true` it
-    logs the checkpoints of every `ModelCheckpoint` at the end (the best and last.ckpt);
-    Lightning's `MLFlowLogger` logs those of the last one that saved.
+    logs the best and the last checkpoint of every `ModelCheckpoint` at the end, each under its
+    own name (Lightning's `MLFlowLogger` logs those of the last one that saved).
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class MLFlowLogger(loggers.MLFlowLogger):
         run_name: str | None = None,
         tags: Iterable[str] | Mapping[str, Any] = (),
         artifact_location: str | None = None,
+        log_model: bool = False,
         **kwargs: Any,
     ) -> None:
         if tracking_uri.startswith("sqlite:///"):
@@ -45,16 +47,21 @@ class MLFlowLogger(loggers.MLFlowLogger):
             artifact_location=artifact_location,
             **kwargs,
         )
-        self._saving_callbacks: dict[int, ModelCheckpoint] = {}
+        self.log_checkpoints = log_model
+        self.saving_callbacks: dict[int, ModelCheckpoint] = {}
 
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
-        super().after_save_checkpoint(checkpoint_callback)
-        if self._checkpoint_callback is checkpoint_callback:  # kept for the end
-            self._saving_callbacks[id(checkpoint_callback)] = checkpoint_callback
+        if self.log_checkpoints:  # logged at the end, when each callback's files are final
+            self.saving_callbacks[id(checkpoint_callback)] = checkpoint_callback
 
+    @rank_zero_only
     def finalize(self, status: str = "success") -> None:
-        if self._initialized:
-            for callback in self._saving_callbacks.values():
-                if callback is not self._checkpoint_callback:  # that one, Lightning's logs
-                    self._scan_and_log_checkpoints(callback)
+        paths = {
+            path
+            for callback in self.saving_callbacks.values()
+            for path in (callback.best_model_path, callback.last_model_path)
+            if path and Path(path).is_file()
+        }
+        for path in sorted(paths):
+            self.experiment.log_artifact(self.run_id, path, artifact_path=Path(path).stem)
         super().finalize(status)
