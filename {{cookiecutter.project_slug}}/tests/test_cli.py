@@ -151,7 +151,7 @@ def test_help_config_and_completion_import_no_training_stack(name: str, tmp_path
 
 GC_CHECK = """
 import gc, json, sys
-from {{ cookiecutter.package_name }}.cli import import_lightning
+from {{ cookiecutter.package_name }}.cli.startup import import_lightning
 sys.path.insert(0, "broken")  # a lightning.py that raises: a failed import leaves GC on
 try:
     import_lightning()

@@ -184,7 +184,7 @@ print("compositions:", len(calls), "frozen objects:", gc.get_freeze_count() > 10
         [sys.executable, "-c", counter], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    # ... and the job imports Lightning as cli.import_lightning does (tests/test_cli.py).
+    # ... and the job imports Lightning as cli.startup.import_lightning does (tests/test_cli.py).
     assert result.stdout.strip().splitlines()[-1] == "compositions: 1 frozen objects: True"
 
 

@@ -5,7 +5,7 @@ import statistics
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.checks import check_config
+from {{ cookiecutter.package_name }}.build import build_node
 from {{ cookiecutter.package_name }}.data import SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError
 from {{ cookiecutter.package_name }}.tools.folds import summarise
@@ -55,7 +55,7 @@ def test_a_data_set_with_its_own_validation_split_has_no_folds() -> None:
 @pytest.mark.parametrize("overrides", [["data.num_folds=5", "data.fold=5"], ["data.num_folds=1"]])
 def test_fold_settings_are_checked(make_config, overrides: list[str]) -> None:
     with pytest.raises(ConfigError, match="num_folds must be at least 2 and the fold one of"):
-        check_config(make_config(*overrides))
+        build_node("data", make_config(*overrides).data)
 
 
 def test_the_summary_is_the_mean_and_sample_standard_deviation_over_folds() -> None:

@@ -7,6 +7,7 @@ HYDRA_FULL_ERROR=1 is set.
 """
 
 import errno
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -143,3 +144,14 @@ def reported(main: Callable[[], Any]) -> Callable[[], Any]:
             exit_with(message)
 
     return run
+
+
+def log_to_file(message: str, error: BaseException) -> None:
+    """Writes the error and its traceback to the job's log file (not the console)."""
+    exc_info = (type(error), error, error.__traceback__)
+    record = logging.getLogger(__name__).makeRecord(
+        __name__, logging.ERROR, __file__, 0, "Stopped: %s", (message,), exc_info
+    )
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)

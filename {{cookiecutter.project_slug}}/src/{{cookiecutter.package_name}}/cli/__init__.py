@@ -11,10 +11,7 @@ Only Hydra and OmegaConf are imported at the top, so `--help`, `--cfg job` and s
 stay fast; the training stack is imported when a job runs.
 """
 
-import gc
-import logging
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,10 +23,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ..config import TRUSTED_TARGETS, config_dir, register_configs
-from ..errors import describe, exit_with, reported, wants_traceback
+from ..errors import describe, exit_with, log_to_file, reported, wants_traceback
 from ..runs import RUN_INFO
+from .startup import import_lightning
 
-log = logging.getLogger(__name__)
 CONFIG_DIR = str(config_dir())
 
 
@@ -75,43 +72,6 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
         if wants_traceback():
             raise
         exit_with(message)
-
-
-def log_to_file(message: str, error: BaseException) -> None:
-    """Writes the error and its traceback to the job's log file (not the console)."""
-    exc_info = (type(error), error, error.__traceback__)
-    record = log.makeRecord(
-        log.name, logging.ERROR, __file__, 0, "Stopped: %s", (message,), exc_info
-    )
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
-
-
-def import_lightning() -> None:
-    """Imports Lightning (with torch, torchmetrics and torchvision) once per process.
-
-    The import makes some 730,000 objects that live until the process ends. Python's cyclic
-    garbage collector would walk them again and again while they are made, and once more at
-    exit, freeing almost nothing: it is paused for the import, and everything tracked then (the
-    import's objects and Hydra's config) is frozen out of its reach (`gc.freeze`). README.md,
-    Benchmark, has what this saves.
-
-    Lightning prints INFO lines through a console handler of its own; with Hydra's logging set
-    up they reach the console and train.log through the root logger instead, once.
-    """
-    if "lightning" not in sys.modules:  # later jobs of a multirun: their objects stay collectable
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            import lightning  # noqa: F401  (adds that handler)
-
-            gc.freeze()
-        finally:
-            if enabled:
-                gc.enable()
-    if logging.getLogger().handlers:
-        logging.getLogger("lightning").handlers.clear()
 
 
 @hydra_task("train")
