@@ -109,10 +109,13 @@ def test_train_digits_and_a_csv_from_the_command_line(tmp_path: Path) -> None:
 # What a job needs and the command line must not load: --help, --cfg job and completion
 # compose the config with Hydra alone.
 # Besides the training stack, every package the project's extras name (trackers and the like).
-EXTRAS = (PROJECT_ROOT / "pyproject.toml").read_text().split("[project.optional-dependencies]")
+PYPROJECT = (PROJECT_ROOT / "pyproject.toml").read_text()
+EXTRAS = PYPROJECT.split("[project.optional-dependencies]")[-1].split("\n[")[0]
+OWN_NAME = re.findall(r'^name = "([^"]+)"', PYPROJECT, re.M)[0]  # extras naming other extras
 HEAVY = {"torch", "lightning", "matplotlib", "sklearn"} | {
     name.lower().replace("-", "_")
-    for name in re.findall(r'^\s*"([A-Za-z][\w.-]*?)[<>=~!\[;" ]', EXTRAS[-1].split("\n[")[0], re.M)
+    for name in re.findall(r'^\s*"([A-Za-z][\w.-]*?)[<>=~!\[;" ]', EXTRAS, re.M)
+    if name != OWN_NAME
 }
 
 
