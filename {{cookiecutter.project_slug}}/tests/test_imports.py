@@ -36,4 +36,5 @@ def test_an_upward_import_breaks_the_layers(tmp_path: Path) -> None:
         file.write("\nfrom . import training  # noqa: E402  (config may not import a flow)\n")
     result = lint_imports(tmp_path)
     assert result.returncode == 1
-    assert f"{PACKAGE.name}.config is not allowed to import {PACKAGE.name}.training" in result.stdout
+    name = PACKAGE.name
+    assert f"{name}.config is not allowed to import {name}.training" in result.stdout
