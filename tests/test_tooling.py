@@ -142,7 +142,8 @@ def test_make_lint_passes_ruff_and_mypy(project: Path, mypy_cache: Path) -> None
 
 
 def test_env_target_reports_versions_and_devices(project: Path) -> None:
-    result = run(["make", "env", f"PYTHON={sys.executable}"], cwd=project)
+    # as after `make install`: the project importable by the Python that runs the script
+    result = run(["make", "env", f"PYTHON={sys.executable}"], cwd=project, env={"PYTHONPATH": "src"})
     assert_ok(result)
     assert "torch" in result.stdout and "cuda" in result.stdout and "lightning" in result.stdout
 

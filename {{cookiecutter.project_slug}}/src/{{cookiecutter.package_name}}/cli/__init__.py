@@ -54,7 +54,7 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Runs one job. A failure in a single run is reported here, as one line, and the job's
     own folder goes if the failure came before its work started; in a multirun it is left to
     the sweeper, which records the job as failed and goes on."""
-    register_configs()  # again: a launcher may run the job in another process (submitit, joblib)
+    register_configs()  # again: a launcher may run the job in a process of its own
     import_lightning()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)

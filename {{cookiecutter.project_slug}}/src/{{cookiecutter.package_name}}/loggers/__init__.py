@@ -78,7 +78,7 @@ class CSVLogger(loggers.CSVLogger):
             path = Path(self.log_dir) / "metrics.csv"
             kept = path.read_text() if path.is_file() else ""
             writer = super().experiment  # deletes the file it finds, on rank 0
-            if kept and rank_zero_only.rank == 0:  # the other ranks write no file
+            if kept and getattr(rank_zero_only, "rank", 0) == 0:  # other ranks write no file
                 path.write_text(kept)
                 writer.metrics_keys = next(csv.reader(io.StringIO(kept)))
         return super().experiment
