@@ -37,7 +37,7 @@ def line_of(path: Path, text: str) -> int:
 def test_entry_point_cli_and_training_ran(project: Path, traced: dict[str, Any]) -> None:
     files = traced["files"]
     package = "src/traced_project"
-    for path in ("train.py", f"{package}/cli.py", f"{package}/training.py"):
+    for path in ("train.py", f"{package}/cli/__init__.py", f"{package}/training.py"):
         assert files.get(path, 0) > 0, f"{path} not among {sorted(files)}"
     # the import and the call of train.py's entry point; the call of fit and nothing after it
     assert line_of(project / "train.py", "train_main()") in traced["lines"]["train.py"]
