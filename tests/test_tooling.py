@@ -1,6 +1,7 @@
 """The generated project's own tooling: git history, CI workflow, pre-commit, Makefile, cruft."""
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -132,13 +133,20 @@ def test_dashboard_targets_open_the_project_stores(project: Path) -> None:
     assert "-m tensorboard.main --logdir logs" in result.stdout
 
 
-def test_make_lint_passes_ruff_and_mypy(project: Path, mypy_cache: Path) -> None:
-    """`make lint`: ruff check, ruff format --check and mypy, with the project's own settings."""
-    env = {"MYPY_CACHE_DIR": str(mypy_cache)}
+def test_make_lint_passes_ruff_mypy_and_the_import_layers(project: Path, mypy_cache: Path) -> None:
+    """`make lint`: ruff check, ruff format --check, mypy and lint-imports, with the project's
+    own settings, in an environment like an activated venv (its scripts on PATH)."""
+    scripts = str(Path(sys.executable).parent)
+    env = {
+        "MYPY_CACHE_DIR": str(mypy_cache),
+        "PATH": f"{scripts}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": "src",  # as installed: lint-imports finds the package
+    }
     result = run(["make", "lint", f"PYTHON={sys.executable}"], cwd=project, env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"make lint exited {result.returncode}:\n{output}"
     assert "Success: no issues found" in result.stdout, output  # mypy ran and found nothing
+    assert "0 broken" in result.stdout, output  # and lint-imports kept every contract
 
 
 def test_env_target_reports_versions_and_devices(project: Path) -> None:
