@@ -69,7 +69,7 @@ def error_line(result: subprocess.CompletedProcess) -> str:
 
 
 def console_script(name: str) -> list[str]:
-    """The command of an installed console script (`optuna-dashboard`), run by this Python."""
+    """The command of an installed console script (`mlflow`), run by this Python."""
     code = (
         "import sys; from importlib.metadata import entry_points;"
         f" [script] = entry_points(group='console_scripts', name={name!r});"

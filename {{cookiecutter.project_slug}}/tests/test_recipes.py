@@ -81,31 +81,6 @@ def test_train_on_a_csv_and_predict_rows_without_targets(tmp_path: Path) -> None
     assert "lacks 'b' and has 'c', unknown to the model" in line
 
 
-def test_eval_on_a_sweep_trials_checkpoint_needs_no_overrides(tmp_path: Path) -> None:
-    ok(
-        run_script(
-            tmp_path,
-            "train.py",
-            "-m",
-            "hparams_search=digits_optuna",
-            "hydra.sweeper.n_trials=1",
-            "trainer.max_epochs=2",
-            "callbacks=model_checkpoint",
-            *QUIET,
-        )
-    )
-    [trial] = [p for p in (tmp_path / "logs" / "sweeps" / "digits_optuna").iterdir() if p.is_dir()]
-    [best] = (trial / "checkpoints").glob("best-*.ckpt")
-    output = ok(run_script(tmp_path, "eval.py", f"ckpt_path={best}"))  # an MLP on digits
-    assert "Test metrics" in output and "test/acc" in output
-    trained = json.loads((trial / "metrics.json").read_text())
-    evaluated = json.loads((newest_run(tmp_path) / "metrics.json").read_text())
-    assert evaluated["test/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
-    line = error_line(run_script(tmp_path, "eval.py", f"ckpt_path={best}", "model=cnn"))
-    trained_with = "model.net._target_={{ cookiecutter.package_name }}.models.MLP"
-    assert f"model=cnn: the checkpoint holds a model trained with {trained_with}" in line
-
-
 def test_export_to_onnx_and_compare(tmp_path: Path) -> None:
     ok(run_script(tmp_path, "train.py", "trainer.max_epochs=3", *QUIET))
     output = ok(run_script(tmp_path, "export.py", "ckpt_path=last"))

@@ -57,7 +57,7 @@ def hydra_task(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Call
 def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Runs one job. A failure in a single run is reported here, as one line, and the job's
     own folder goes if the failure came before its work started; in a multirun it is left to
-    the sweeper, which records the job as failed and goes on."""
+    the multirun, which records the job as failed and goes on."""
     import_lightning()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -116,8 +116,8 @@ def import_lightning() -> None:
 
 @hydra_task("train")
 def train_main(cfg: DictConfig) -> float | None:
-    """`train.py`: train, test, and hand a multirun's sweeper the value it optimises."""
-    from .sweeps import best_value, run_trial
+    """`train.py`: train, test, and return the value a multirun compares."""
+    from .multirun import best_value, run_trial
     from .training import train
 
     metric = cfg.get("optimized_metric") or cfg.monitor.metric
