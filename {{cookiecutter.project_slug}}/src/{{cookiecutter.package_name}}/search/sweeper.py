@@ -16,8 +16,8 @@ it again) works inside `study.optimize` only, and the searches need it next. `op
 an objective that returns each trial's value, while Hydra's launchers run jobs in batches and
 parallel only within a batch; so `n_jobs` threads each run `optimize` on the study, their
 objectives hand their trials to `Batches`, and the main thread launches them as one batch once
-every thread waits. The launcher is always called from the main thread: the
-basic launcher runs the job right there, where Lightning can install its signal handlers.
+every thread waits. The launcher is always called from the main thread: the basic launcher runs
+the job right there, where Lightning can install its signal handlers.
 """
 
 import functools
@@ -158,13 +158,6 @@ def suggest(trial: optuna.Trial, name: str, values: BaseDistribution) -> Any:
         return trial.suggest_int(name, values.low, values.high, step=values.step)
     assert isinstance(values, CategoricalDistribution)
     return trial.suggest_categorical(name, values.choices)
-
-
-def override_value(value: Any) -> str:
-    """`value` as the right-hand side of an override."""
-    if value is None:
-        return "null"
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def job_value(job: JobReturn) -> float:
@@ -309,16 +302,9 @@ class OptunaSweeper(Sweeper):
             direction=self.direction,
             load_if_exists=True,
         )
-        log.info(
-            "Study %s in %s: %s, %d trials (%d at a time), sampler %s, %d trials before",
-            study.study_name,
-            self.storage or "memory",
-            self.direction.name.lower(),
-            n_trials,
-            min(self.n_jobs, n_trials),
-            type(sampler).__name__,
-            len(study.trials),
-        )
+        where, sampler_name = self.storage or "memory", type(sampler).__name__
+        log.info("Study %s in %s, %d trials before", study.study_name, where, len(study.trials))
+        log.info("%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, sampler_name)
         with failed_jobs_in_one_line():
             self._run(study, storage, n_trials, space, fixed)
         self._save_best(study)
@@ -351,7 +337,7 @@ class OptunaSweeper(Sweeper):
 
         def objective(trial: optuna.Trial) -> float:
             try:
-                sampled = [f"{k}={override_value(suggest(trial, k, v))}" for k, v in space.items()]
+                sampled = [f"{key}={suggest(trial, key, v)}" for key, v in space.items()]
             except ValueError as error:  # a parameter the study drew from another range
                 raise ConfigError(
                     f"{error} (study {study.study_name!r} keeps each parameter's kind and"
