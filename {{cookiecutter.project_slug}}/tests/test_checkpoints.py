@@ -142,13 +142,13 @@ def checkpoint_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ckpt_path_last_is_the_newest_of_runs_multiruns_and_sweeps(
     checkpoint_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folders = ["runs/a", "multiruns/b/0", "sweeps/study/1_c", "debug/d"]  # oldest first
+    folders = ["runs/a", "multiruns/b/0", "sweeps/search/1_c", "debug/d"]  # oldest first
     for age, folder in enumerate(reversed(folders)):
         path = tmp_path / folder / "checkpoints" / "last.ckpt"
         path.parent.mkdir(parents=True)
         shutil.copy(checkpoint_file, path)
         os.utime(path, (1e9 - age * 10, 1e9 - age * 10))
-    newest = tmp_path / "sweeps/study/1_c/checkpoints/last.ckpt"  # debug/d is newer: skipped
+    newest = tmp_path / "sweeps/search/1_c/checkpoints/last.ckpt"  # debug/d is newer: skipped
     with caplog.at_level(logging.INFO):
         assert find_checkpoint("last", tmp_path) == str(newest.resolve())
     assert f"ckpt_path=last: {newest.resolve()}" in caplog.text  # it says which it took

@@ -124,7 +124,7 @@ def test_the_readme_commands_are_found() -> None:
 
 def expand_sweeps(overrides: list[str]) -> tuple[list[list[str]], list[str]]:
     """One override list per combination of listed sweep values (`seed=1,2`), and the keys of
-    sampled ranges (`interval(...)`), which the sweeper draws from: those only need to exist."""
+    sampled ranges (`interval(...)`), drawn from by a search: those only need to exist."""
     combinations: list[list[str]] = [[]]
     sampled: list[str] = []
     for override in OverridesParser.create().parse_overrides(overrides):

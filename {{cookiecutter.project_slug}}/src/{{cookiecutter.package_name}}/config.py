@@ -36,8 +36,7 @@ class TrainConf:
     ckpt_path: str | None = None
     tags: list[str] = field(default_factory=list)
     monitor: MonitorConf = field(default_factory=MonitorConf)
-    optimized_metric: str | None = None  # set by the searches in conf/hparams_search/
-    trial: int | None = None  # set by an Optuna search's sweeper: the job's trial in the study
+    optimized_metric: str | None = None  # what a multirun's jobs return; unset: monitor.metric
     data: Any = MISSING
     model: Any = MISSING
     trainer: Any = MISSING
@@ -86,8 +85,7 @@ TRUSTED_TARGETS = [
     "torchvision.*",
     "torchmetrics.*",
     "lightning.*",
-    "optuna.*",
-    "hydra_plugins.*",  # Hydra's launchers and sweepers
+    "hydra_plugins.*",  # Hydra's launchers
     "logging.*",
 ]
 
@@ -125,9 +123,6 @@ def register_configs() -> None:
     for name, node in SCHEMAS.items():
         store.store(name=name, node=node, provider=__package__)
     OmegaConf.register_resolver("on_rank_zero", on_rank_zero, replace=True)
-    from .sweeps import optuna_direction
-
-    OmegaConf.register_resolver("sweep_direction", optuna_direction, replace=True)
 
 
 def config_dir() -> Path:

@@ -76,8 +76,8 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
 
 @hydra_task("train")
 def train_main(cfg: DictConfig) -> float | None:
-    """`train.py`: train, test, and hand a multirun's sweeper the value it optimises."""
-    from ..sweeps import best_value, run_trial
+    """`train.py`: train, test, and return the value a multirun compares."""
+    from ..multirun import best_value, run_trial
     from ..training import train
 
     metric = cfg.get("optimized_metric") or cfg.monitor.metric

@@ -1,7 +1,7 @@
-"""Multiruns: what each job hands its sweeper, the checks before the first job, the summary.
+"""Multiruns: what each job returns, the checks before the first job, the summary at the end.
 
 Imported by Hydra at start-up (the callback in conf/hydra/default.yaml), so it stays light: the
-training stack and Optuna are imported only inside the hooks that need them.
+training stack is imported only inside the hooks that need it.
 """
 
 import json
@@ -25,7 +25,6 @@ from .runs import write_atomically
 
 log = logging.getLogger(__name__)
 
-DIRECTIONS = {"min": "minimize", "max": "maximize"}
 CLUSTER_LAUNCHERS = ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",)
 SPAWNING = ("spawn", "fork", "notebook")  # strategies whose processes Lightning starts itself
 JOB_RECORD = "job.json"  # each multirun job's status and value or error, in its folder
@@ -33,6 +32,14 @@ JOB_RECORD = "job.json"  # each multirun job's status and value or error, in its
 
 class TrialFailed(ProjectError, RuntimeError):
     """A job ran but produced no usable objective value (missing, NaN or infinite)."""
+
+
+class JobStopped(Exception):
+    """Raised in a job stopped on purpose before its end, which is no failure: a search cutting
+    short a trial that lags the others. Its job.json says `status`; the summary lists it apart
+    from the failed jobs."""
+
+    status = "STOPPED"
 
 
 def best_value(metrics: Mapping[str, float], metric: str) -> float | None:
@@ -43,10 +50,10 @@ def best_value(metrics: Mapping[str, float], metric: str) -> float | None:
 
 
 def objective(metrics: Mapping[str, float], metric: str) -> float:
-    """`best_value(metrics, metric)`, checked to be a finite number a sweeper can compare.
+    """`best_value(metrics, metric)`, checked to be a finite number a multirun can compare.
 
-    Raising (rather than returning NaN) is what lets the sweeper mark just this trial as failed
-    and carry on with the next.
+    Raising (rather than returning NaN) is what marks just this job as failed, and the multirun
+    carries on with the next.
     """
     value = best_value(metrics, metric)
     if value is None:
@@ -58,29 +65,16 @@ def objective(metrics: Mapping[str, float], metric: str) -> float:
 
 def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
     """Runs one job of a multirun and returns its `objective`; a failure is logged to the job's
-    own log and raised, for the sweeper to record."""
+    own log and raised, for the multirun to record."""
     log.info("Trial runs in process %d on %s", os.getpid(), socket.gethostname())
     try:
         return objective(train(), metric)
-    except Exception as error:
-        if pruned(error):
-            log.info("Trial pruned: %s", error)
-        else:
-            log.exception("Trial failed")
+    except JobStopped as stopped:
+        log.info("Trial %s: %s", stopped.status.lower(), stopped)
         raise
-
-
-def pruned(error: BaseException) -> bool:
-    """Whether `error` is Optuna's signal that the pruner stopped the trial (pruning.py)."""
-    optuna = sys.modules.get("optuna")  # imported by then, if the trial can be pruned at all
-    return optuna is not None and isinstance(error, optuna.TrialPruned)
-
-
-def optuna_direction(mode: str) -> str:
-    """`monitor.mode` (min/max) as an Optuna direction (minimize/maximize); a resolver."""
-    if mode not in DIRECTIONS:
-        raise ValueError(f"monitor.mode={mode} is not min or max")
-    return DIRECTIONS[mode]
+    except Exception:
+        log.exception("Trial failed")
+        raise
 
 
 def several_processes(trainer: DictConfig) -> bool:
@@ -132,7 +126,8 @@ def record_job(job_dir: Path, job_return: Any, overrides: list[str]) -> None:
         value = job_return.return_value  # raises the job's exception when it failed
         record["value"] = float(value) if isinstance(value, int | float) else None
     except Exception as error:
-        record |= {"status": "PRUNED" if pruned(error) else "FAILED", "error": job_line(error)}
+        status = error.status if isinstance(error, JobStopped) else "FAILED"
+        record |= {"status": status, "error": job_line(error)}
     record["overrides"] = overrides
     write_atomically(job_dir / JOB_RECORD, json.dumps(record, indent=2) + "\n")
 
@@ -191,22 +186,18 @@ def write_jobs_summary(sweep_dir: Path, metric: str) -> Path:
     return path
 
 
-def register_sweeper(config: DictConfig) -> None:
-    """Hydra builds a sweeper only from its registry of plugins; a sweeper of this package
-    (pruning.PruningOptunaSweeper, chosen in conf/hparams_search/) is registered here."""
-    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
-    if target.startswith(f"{__package__}."):
-        from hydra.core.plugins import Plugins
-        from hydra.utils import get_class
-
-        Plugins.instance().register(get_class(target))
+def failed_jobs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The jobs that failed or never finished (a job stopped on purpose has not failed)."""
+    return [job for job in records if job["status"] in ("FAILED", "UNFINISHED")]
 
 
 class MultirunCallback(Callback):
-    """Checks a multirun before its first job and registers the project's sweeper, records each
-    job's result in its folder, and ends with the summary: every job's status, the failed ones
-    with their error line, and for a k-fold multirun each metric's mean and standard deviation
-    over the folds."""
+    """Checks a multirun before its first job, records each job's result in its folder, and ends
+    with the summary: every job's status, the failed ones with their error line, and for a
+    k-fold multirun each metric's mean and standard deviation over the folds.
+
+    `summarise` writes the summary; a callback for another kind of multirun may override it.
+    """
 
     def __init__(self) -> None:
         self.started: float | None = None  # when the checks passed and the first job could start
@@ -218,9 +209,6 @@ class MultirunCallback(Callback):
             # Hydra turns a callback's exception into a warning and goes on: stop here instead.
             print(f"Error: {err}", file=sys.stderr)
             raise SystemExit(1) from None
-        register_sweeper(config)  # Hydra builds the sweeper right after this hook
-        # SQLite creates the study file, not its folder, and the study opens before any trial.
-        Path(config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
         self.started = time.time() - 1  # file times may be rounded to the second
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -235,16 +223,9 @@ class MultirunCallback(Callback):
         in_flight = sys.exc_info()[1]  # called from Hydra's `finally`: the sweep's exception
         sweep_dir = Path(config.hydra.sweep.dir)
         metric = config.get("optimized_metric") or config.monitor.metric
-        storage = OmegaConf.select(config, "hydra.sweeper.storage", default=None)
         try:
-            if storage:
-                from .tools.sweep_summary import write_summary  # optuna and matplotlib, now
-
-                study = config.hydra.sweeper.study_name
-                summary = write_summary(storage, study, sweep_dir, metric).resolve()
-            else:
-                summary = write_jobs_summary(sweep_dir, metric).resolve()
-        except Exception as err:  # no study (the sweep failed before it), an unreadable file
+            summary = self.summarise(config, sweep_dir, metric).resolve()
+        except Exception as err:  # the sweep failed before its first job, an unreadable file
             log.warning("No sweep summary: %s", err)
             summary = sweep_dir.resolve()
         if any(str(o).startswith("data.fold=") for o in config.hydra.overrides.task):
@@ -253,7 +234,7 @@ class MultirunCallback(Callback):
             if folds := write_fold_summary(sweep_dir):
                 log.info("Fold summary: %s", folds.resolve())
         jobs = job_records(sweep_dir, since=self.started)  # this command's jobs
-        failed = [job for job in jobs if job["status"] not in ("COMPLETED", "PRUNED")]
+        failed = failed_jobs(jobs)
         for job in failed:
             log.error("Job %s %s: %s", job["folder"], job["status"].lower(), job["error"] or "")
         log.info("Sweep summary: %s", summary)
@@ -261,5 +242,10 @@ class MultirunCallback(Callback):
             return  # the sweep's own exception goes on: asked for, or Ctrl-C
         if jobs and len(failed) == len(jobs):
             exit_with(f"every job of the multirun failed ({len(jobs)}); see {summary}")
-        if failed and in_flight is not None:  # the grid sweeper stops with the first failure
+        if failed and in_flight is not None:  # Hydra's grid multirun stops at the first failure
             exit_with(f"{len(failed)} of {len(jobs)} jobs failed; see {summary}")
+
+    def summarise(self, config: DictConfig, sweep_dir: Path, metric: str) -> Path:
+        """Writes the multirun's summary into `sweep_dir` and returns it: summary.md, the table
+        of jobs."""
+        return write_jobs_summary(sweep_dir, metric)

@@ -1,4 +1,4 @@
-"""The sweep summary, from real Optuna studies in SQLite files (no training involved)."""
+"""The summary of a search, from real Optuna studies in SQLite files (no training involved)."""
 
 import warnings
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from {{ cookiecutter.package_name }}.tools.sweep_summary import main, write_summary
+from {{ cookiecutter.package_name }}.search.summary import main, write_summary
 
 
 def run_trials(study: optuna.Study, *xs: float) -> None:

@@ -1,10 +1,10 @@
 """The summary of an Optuna study: best trial, every trial with its state, the plots, and the
 failed trials' error lines (from the job.json in their folders).
 
-Written at the end of each search by the multirun callback (sweeps.py); to rebuild it by hand,
-for instance while a long search runs elsewhere:
+Written at the end of each search by its multirun callback (SearchCallback); to rebuild it by
+hand, for instance while a long search runs elsewhere:
 
-    python -m <package>.tools.sweep_summary sqlite:///logs/sweeps/regression_optuna/study.db \
+    python -m <package>.search.summary sqlite:///logs/sweeps/regression_optuna/study.db \
         regression_optuna logs/sweeps/regression_optuna --metric val/loss
 """
 
@@ -26,8 +26,8 @@ from optuna.visualization.matplotlib import (  # noqa: E402
     plot_optimization_history,
 )
 
+from ..multirun import common_overrides, failed_jobs, job_records, jobs_markdown  # noqa: E402
 from ..runs import atomic_open, write_atomically  # noqa: E402
-from ..sweeps import common_overrides, job_records, jobs_markdown  # noqa: E402
 
 
 def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "value") -> Path:
@@ -51,7 +51,7 @@ def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "v
             _save_plot(plot_intermediate_values(study), out_dir / "intermediate_values.png")
     summary = out_dir / "summary.md"
     jobs = job_records(out_dir)  # each trial's folder holds its job.json
-    failed = [job for job in jobs if job["status"] not in ("COMPLETED", "PRUNED")]
+    failed = failed_jobs(jobs)
     table = jobs_markdown(failed, metric, common_overrides(jobs))
     failures = ["", "## Failed trials", "", *table, ""] if failed else []
     write_atomically(summary, _markdown(study, storage, metric) + "\n".join(failures))

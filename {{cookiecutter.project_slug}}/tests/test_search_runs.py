@@ -1,4 +1,5 @@
-"""Real sweeps through `python train.py -m`: Optuna searches, failures, resuming, parallel, grid."""
+"""Real searches through `python train.py -m hparams_search=...`: pruning, failures, resuming,
+parallel trials, other launchers, and a trial's checkpoint evaluated afterwards."""
 
 import json
 import os
@@ -12,7 +13,15 @@ import pytest
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from .conftest import PROJECT_ROOT, console_script, error_line, free_port, http_get, serving
+from .conftest import (
+    PROJECT_ROOT,
+    console_script,
+    error_line,
+    free_port,
+    http_get,
+    run_script,
+    serving,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -106,7 +115,7 @@ def test_a_trial_far_behind_the_others_is_pruned(pruned_search: Path) -> None:
     assert sorted(pruned.intermediate_values) == [0, 1]  # stopped after its warm-up epoch
     assert pruned.value == pruned.intermediate_values[1] > completed.intermediate_values[1]
     first, second = trial_dirs(pruned_search)
-    assert "trial=0" in overrides_of(first) and "trial=1" in overrides_of(second)
+    assert "++trial=0" in overrides_of(first) and "++trial=1" in overrides_of(second)
     log_text = (second / "train.log").read_text()
     assert (
         "Trial pruned: Trial was pruned at epoch 1" in log_text and "Trial failed" not in log_text
@@ -141,8 +150,7 @@ def test_optuna_dashboard_serves_the_study(pruned_search: Path) -> None:
 def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
     # Three learning rates: a negative one fails the config check inside its own trial, a huge
     # one diverges to a non-finite loss, the sensible one completes. Seed 1 of the random
-    # sampler draws each once, failing first. (Not the grid sampler: hydra-optuna-sweeper 1.3
-    # crashes if a grid's last trial fails.)
+    # sampler draws each once, failing first.
     result = run_train(
         tmp_path,
         *SEARCH,
@@ -175,7 +183,7 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> No
 
 
 def test_a_search_whose_every_trial_fails_ends_with_its_summary(tmp_path: Path) -> None:
-    # Optuna's sweeper asks the study for its best trial at the end, which none is.
+    # The sweeper asks the study for its best trial at the end, which none is.
     result = run_train(
         tmp_path, *SEARCH, "hydra.sweeper.n_trials=2", "model.optimizer.lr=-1.0", full_error=False
     )
@@ -233,49 +241,33 @@ def test_an_unknown_metric_stops_the_search_before_any_trial(tmp_path: Path) -> 
     assert not sweep_dir(tmp_path).exists()
 
 
-def test_grid_multirun_runs_every_combination(tmp_path: Path) -> None:
-    result = run_train(tmp_path, *QUICK, "model.optimizer.lr=0.1,0.01", "seed=1,2")
+def test_a_search_runs_its_trials_through_the_submitit_launcher(tmp_path: Path) -> None:
+    result = run_train(
+        tmp_path, *SEARCH, "hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_jobs=2", "~callbacks.optuna_pruning",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
-    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
-    combinations = {tuple(overrides_of(job)[-2:]) for job in jobs}
-    assert combinations == {
-        (f"model.optimizer.lr={lr}", f"seed={seed}") for lr in (0.1, 0.01) for seed in (1, 2)
-    }
-    assert all((job / "metrics.json").is_file() for job in jobs)
-    records = [json.loads((job / "job.json").read_text()) for job in jobs]
-    assert [record["status"] for record in records] == ["COMPLETED"] * 4
-    summary = (sweep / "summary.md").read_text()
-    assert "jobs: 4 (4 COMPLETED)" in summary and summary.count("| COMPLETED |") == 4
+    assert [t.state.name for t in load_study(tmp_path).trials] == ["COMPLETE"] * 2
+    assert list((sweep_dir(tmp_path) / ".submitit").iterdir())  # the jobs went through submitit
+    pids = {trial_pid(d) for d in trial_dirs(tmp_path)}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
 
 
-def test_a_failing_grid_job_is_listed_in_the_summary_with_its_error(tmp_path: Path) -> None:
-    result = run_train(tmp_path, *QUICK, "model.optimizer.lr=0.1,-1.0,0.05", full_error=False)
-    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
-    summary = sweep / "summary.md"
-    assert error_line(result) == f"Error: 1 of 3 jobs failed; see {summary}"
-    text = summary.read_text()
-    assert "jobs: 3 (2 COMPLETED, 1 FAILED)" in text
-    [failed] = [line for line in text.splitlines() if "| FAILED |" in line]
-    assert failed.startswith("| 1 | FAILED |  | `model.optimizer.lr=-1.0` |")
-    assert "model.optimizer.lr=-1.0 must be a positive number" in failed
-    assert json.loads((sweep / "2" / "job.json").read_text())["status"] == "COMPLETED"
-
-
-def test_a_monitor_typo_stops_a_multirun_before_any_job(tmp_path: Path) -> None:
-    result = run_train(tmp_path, *QUICK, "monitor.metric=val/accuracy", "seed=1,2")
-    assert "monitor.metric=val/accuracy is not logged by regression runs" in error_line(result)
-    assert not (tmp_path / "logs").exists()
-
-
-def test_a_local_multirun_may_use_ddp_spawn(tmp_path: Path) -> None:
-    ddp = ("trainer=ddp_sim", "trainer.strategy=ddp_spawn", "trainer.max_epochs=2", "test=false")
-    result = run_train(tmp_path, *ddp, "data.num_samples=300", "logger=none", "seed=1,2")
+def test_eval_on_a_sweep_trials_checkpoint_needs_no_overrides(tmp_path: Path) -> None:
+    result = run_train(
+        tmp_path, "hparams_search=digits_optuna", "hydra.sweeper.n_trials=1",
+        "trainer.max_epochs=2", "callbacks=model_checkpoint", "logger=none",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    [sweep] = (tmp_path / "logs" / "multiruns").iterdir()
-    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
-    assert [job.name for job in jobs] == ["0", "1"]
-    for job in jobs:
-        assert "1 node(s) x 2 device(s): world size 2" in (job / "train.log").read_text()
-        assert json.loads((job / "metrics.json").read_text())["val/loss"] > 0
-        assert (job / "checkpoints" / "last.ckpt").is_file()
+    [trial] = trial_dirs(tmp_path, "digits_optuna")
+    [best] = (trial / "checkpoints").glob("best-*.ckpt")
+    evaluated = run_script(tmp_path, "eval.py", f"ckpt_path={best}")  # an MLP on digits
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "Test metrics" in evaluated.stdout and "test/acc" in evaluated.stdout
+    trained = json.loads((trial / "metrics.json").read_text())
+    [run] = (tmp_path / "logs" / "runs").iterdir()
+    tested = json.loads((run / "metrics.json").read_text())
+    assert tested["test/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
+    line = error_line(run_script(tmp_path, "eval.py", f"ckpt_path={best}", "model=cnn"))
+    trained_with = "model.net._target_={{ cookiecutter.package_name }}.models.MLP"
+    assert f"model=cnn: the checkpoint holds a model trained with {trained_with}" in line

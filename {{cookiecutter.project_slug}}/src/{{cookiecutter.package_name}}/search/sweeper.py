@@ -1,0 +1,408 @@
+"""The project's Optuna sweeper (hydra/sweeper=optuna): one study, each trial a Hydra job.
+
+Hydra hands the sweeper the command line; the sweeper reads the search space from
+`hydra.sweeper.params` and the command line in Hydra's override grammar (`search_space`),
+opens the study (SQLite under logs/sweeps/<study>/ in the searches of conf/hparams_search/;
+the same command again continues it), and runs `n_trials` trials. Each trial is one job
+launched through the configured launcher (basic: in this process; joblib: parallel processes;
+submitit: SLURM), told its trial number with `++trial=<number>` so that its pruning callback
+(pruning.py) reports to it. The value the job returns completes the trial; a job the pruner
+stopped is PRUNED; a job that failed, or returned no finite number, is FAIL, and the sweep
+goes on unless a batch fails beyond `max_failure_rate`.
+
+Why `study.optimize` rather than ask and tell: Optuna's heartbeat (`heartbeat_interval` of
+RDBStorage: a running trial whose process died is failed, and `RetryFailedTrialCallback` runs
+it again) works inside `study.optimize` only, and the searches need it next. `optimize` wants
+an objective that returns each trial's value, while Hydra's launchers run jobs in batches and
+parallel only within a batch; so `n_jobs` threads each run `optimize` on the study, their
+objectives hand their trials to `Batches`, and the main thread launches them as one batch once
+every thread waits. The launcher is always called from the main thread: the basic launcher runs
+the job right there, where Lightning can install its signal handlers.
+"""
+
+import functools
+import logging
+import math
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import IntervalSweep, Override, RangeSweep, Transformer
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn
+from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import execution_whitelist, instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import TrialState
+
+from ..errors import ConfigError, ProjectError
+from ..multirun import job_line
+
+log = logging.getLogger(__name__)
+
+MINIMIZE, MAXIMIZE = optuna.study.StudyDirection.MINIMIZE, optuna.study.StudyDirection.MAXIMIZE
+DIRECTIONS = {"min": MINIMIZE, "max": MAXIMIZE, "minimize": MINIMIZE, "maximize": MAXIMIZE}
+SAMPLERS = "optuna.samplers.*"  # what hydra.sweeper.sampler may build
+Batch = list[tuple[list[str], Future[JobReturn]]]  # each job's overrides, and its answer
+
+
+class JobFailed(Exception):
+    """A trial's job failed or returned no finite number: the trial is FAIL, the sweep goes on."""
+
+
+class SweepStopped(ProjectError):
+    """The sweep stopped before its trials were done: too many failures, or interrupted."""
+
+
+class OneLine(logging.Filter):
+    """Optuna logs a failed trial with the traceback of its objective, which for a failed job is
+    the sweeper's own: the job's error line says it all (its traceback is in its own log), and
+    so does the line of an error the user can fix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], JobFailed | ProjectError):
+            record.exc_info = None
+        return True
+
+
+@contextmanager
+def failed_jobs_in_one_line() -> Iterator[None]:
+    """`OneLine` on the handlers of Optuna's logger (its own, unless configured otherwise)."""
+    handlers = list(logging.getLogger("optuna").handlers)
+    one_line = OneLine()
+    for handler in handlers:
+        handler.addFilter(one_line)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(one_line)
+
+
+def distribution(override: Override) -> BaseDistribution:
+    """A sweep in Hydra's override grammar as an Optuna distribution.
+
+    `interval(a, b)`: a float in [a, b], on a log scale with `tag(log, interval(a, b))`;
+    `range(a, b[, step])` of integers: an integer, b left out as in Python; any other list
+    (`choice(...)`, `a,b,c`, a range of floats or a shuffled one): one of its values.
+    """
+    sweep = override.value()
+    if isinstance(sweep, IntervalSweep):
+        assert sweep.start is not None and sweep.end is not None  # the grammar needs both
+        return FloatDistribution(float(sweep.start), float(sweep.end), log="log" in sweep.tags)
+    if isinstance(sweep, RangeSweep) and not sweep.shuffle:
+        bounds = (sweep.start, sweep.stop, sweep.step)
+        if all(isinstance(b, int) for b in bounds) and (ints := range(*bounds)):  # type: ignore[arg-type]
+            low, high = sorted((ints[0], ints[-1]))
+            return IntDistribution(low, high, step=abs(ints.step))
+    values: list[Any] = list(override.sweep_iterator(transformer=Transformer.encode))
+    if not values:
+        raise ConfigError(f"{override.input_line} has no value to search")
+    return CategoricalDistribution(values)
+
+
+def search_space(overrides: Sequence[str]) -> tuple[dict[str, BaseDistribution], list[str]]:
+    """The parameters to search with their distributions, and the overrides every trial gets
+    as they are (the command line's own: `trainer=cpu`, `~callbacks.early_stopping`).
+
+    A later override of a key replaces an earlier one, so a value on the command line fixes a
+    parameter of hydra.sweeper.params, and a list there searches its values instead.
+    """
+    space: dict[str, BaseDistribution] = {}
+    fixed: dict[str, str] = {}
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.get_key_element()
+        space.pop(key, None)
+        fixed.pop(key, None)
+        if override.is_sweep_override():
+            space[key] = distribution(override)
+        else:
+            fixed[key] = str(override.input_line)
+    return space, list(fixed.values())
+
+
+def grid(space: dict[str, BaseDistribution]) -> dict[str, list[Any]]:
+    """Every value of each parameter: the grid sampler's points are their combinations."""
+    points: dict[str, list[Any]] = {}
+    for name, values in space.items():
+        if isinstance(values, CategoricalDistribution):
+            points[name] = list(values.choices)
+        elif isinstance(values, IntDistribution):
+            points[name] = list(range(values.low, values.high + 1, values.step))
+        else:
+            raise ConfigError(
+                f"{name}: the grid sampler needs a list of values, choice(...) or range(...),"
+                " not an interval"
+            )
+    return points
+
+
+def suggest(trial: optuna.Trial, name: str, values: BaseDistribution) -> Any:
+    """The trial's value of the parameter `name`, drawn by the study's sampler."""
+    if isinstance(values, FloatDistribution):
+        return trial.suggest_float(name, values.low, values.high, log=values.log)
+    if isinstance(values, IntDistribution):
+        return trial.suggest_int(name, values.low, values.high, step=values.step)
+    assert isinstance(values, CategoricalDistribution)
+    return trial.suggest_categorical(name, values.choices)
+
+
+def job_value(job: JobReturn) -> float:
+    """The finite number a trial's job returned. Raises optuna.TrialPruned for a job its
+    pruner stopped, JobFailed for one that failed (with the job's error line)."""
+    try:
+        value = float(job.return_value)  # raises the job's own error when it failed
+    except optuna.TrialPruned:
+        raise
+    except Exception as error:
+        raise JobFailed(job_line(error)) from None  # the traceback is in the job's log
+    if not math.isfinite(value):
+        raise JobFailed(f"the job returned {value}")
+    return value
+
+
+def failure(job: JobReturn) -> JobFailed | None:
+    try:
+        job_value(job)
+    except JobFailed as failed:
+        return failed
+    except optuna.TrialPruned:
+        pass
+    return None
+
+
+class Batches:
+    """Where the trial threads hand in their jobs and the main thread launches them together.
+
+    Each of `workers` threads runs `study.optimize` one trial at a time; its objective hands
+    the trial's overrides to `run` and waits for the job. Once every thread still running
+    waits, `next` gives the main thread that batch to launch, and `answer` hands each thread
+    its job's result.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.changed = threading.Condition()
+        self.running = workers  # the threads whose `optimize` has not returned
+        self.waiting: Batch = []
+        self.stopping = False  # set before the answers: each thread stops after this trial
+        self.closed = False  # the sweep is over: a trial handed in now is not run
+        self.errors: list[BaseException] = []  # what ended a thread, other than its trials
+
+    def run(self, overrides: list[str]) -> JobReturn:
+        """In a trial thread: the job of these overrides, once its batch has run."""
+        done: Future[JobReturn] = Future()
+        with self.changed:
+            if self.closed:
+                raise SweepStopped("the sweep stopped before this trial could start")
+            self.waiting.append((overrides, done))
+            self.changed.notify_all()
+        return done.result()
+
+    def leave(self, error: BaseException | None = None) -> None:
+        """In a trial thread whose `optimize` returned (or raised `error`)."""
+        with self.changed:
+            self.running -= 1
+            if error is not None:
+                self.errors.append(error)
+            self.changed.notify_all()
+
+    def next(self) -> Batch:
+        """In the main thread: the next batch, once every running thread waits; [] at the end."""
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.waiting) >= self.running)
+            batch, self.waiting = self.waiting, []
+        return batch
+
+    def answer(self, batch: Batch, jobs: Sequence[JobReturn]) -> None:
+        for (_, done), job in zip(batch, jobs, strict=True):
+            done.set_result(job)
+
+    def close(self, why: BaseException, batch: Batch) -> None:
+        """Ends the sweep on an error in the main thread: the trials of `batch` and those
+        waiting fail with it, and the threads stop."""
+        with self.changed:
+            self.closed = self.stopping = True
+            batch, self.waiting = [*batch, *self.waiting], []
+        for _, done in batch:
+            if not done.done():
+                done.set_exception(SweepStopped(f"the sweep stopped: {why!r}"))
+
+
+class OptunaSweeper(Sweeper):
+    """Hydra's Sweeper interface over an Optuna study; its settings are hydra.sweeper's
+    (conf/hydra/sweeper/optuna.yaml); `sampler` is a config, built from optuna.samplers."""
+
+    def __init__(
+        self,
+        sampler: DictConfig,
+        direction: str,
+        n_trials: int,
+        n_jobs: int = 1,
+        study_name: str | None = None,
+        storage: str | None = None,
+        max_failure_rate: float = 0.0,
+        params: DictConfig | None = None,
+    ) -> None:
+        if str(direction) not in DIRECTIONS:
+            raise ConfigError(f"hydra.sweeper.direction={direction}: use min or max")
+        for key, value, low in (("n_trials", n_trials, 1), ("n_jobs", n_jobs, 1)):
+            if not isinstance(value, int) or value < low:
+                raise ConfigError(f"hydra.sweeper.{key}={value}: use a whole number >= {low}")
+        if not 0.0 <= max_failure_rate <= 1.0:
+            raise ConfigError(
+                f"hydra.sweeper.max_failure_rate={max_failure_rate}: use a share from 0.0 to 1.0"
+            )
+        self.sampler = sampler
+        self.direction = DIRECTIONS[str(direction)]
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.study_name = study_name
+        self.storage = storage
+        self.max_failure_rate = max_failure_rate
+        self.params = params
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.launcher: Launcher | None = None
+        self.job_idx = 0  # the number of the next job: its folder's name starts with it
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> None:
+        assert self.config is not None and self.launcher is not None  # set up by Hydra
+        params = [f"{key!s}={value}" for key, value in (self.params or {}).items()]
+        space, fixed = search_space([*params, *arguments])
+        sampler, n_trials = self.build_sampler(space)
+        # SQLite creates the study's file, not its folder; the jobs' folders come later.
+        Path(self.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+        storage = optuna.storages.get_storage(self.storage)
+        study = optuna.create_study(
+            storage=storage,
+            sampler=sampler,
+            study_name=self.study_name,
+            direction=self.direction,
+            load_if_exists=True,
+        )
+        where, sampler_name = self.storage or "memory", type(sampler).__name__
+        log.info("Study %s in %s, %d trials before", study.study_name, where, len(study.trials))
+        log.info("%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, sampler_name)
+        with failed_jobs_in_one_line():
+            self._run(study, storage, n_trials, space, fixed)
+        self._save_best(study)
+
+    def build_sampler(
+        self, space: dict[str, BaseDistribution]
+    ) -> tuple[optuna.samplers.BaseSampler, int]:
+        """hydra.sweeper.sampler, and how many trials to run with it: n_trials, or fewer when
+        the grid sampler has fewer points."""
+        with execution_whitelist(SAMPLERS):
+            sampler = instantiate(self.sampler)
+        if not isinstance(sampler, functools.partial):
+            return sampler, self.n_trials
+        points = grid(space)  # the grid sampler, given the search space as its grid
+        size = math.prod(len(values) for values in points.values())
+        return sampler(search_space=points), min(self.n_trials, size)
+
+    def _run(
+        self,
+        study: optuna.Study,
+        storage: optuna.storages.BaseStorage,
+        n_trials: int,
+        space: dict[str, BaseDistribution],
+        fixed: list[str],
+    ) -> None:
+        """`n_trials` trials, in batches of up to n_jobs: see the module's docstring."""
+        assert self.launcher is not None
+        workers = min(self.n_jobs, n_trials)
+        batches = Batches(workers)
+
+        def objective(trial: optuna.Trial) -> float:
+            try:
+                sampled = [f"{key}={suggest(trial, key, v)}" for key, v in space.items()]
+            except ValueError as error:  # a parameter the study drew from another range
+                raise ConfigError(
+                    f"{error} (study {study.study_name!r} keeps each parameter's kind and"
+                    " choices; a new hydra.sweeper.study_name starts a new study)"
+                ) from None
+            job = batches.run([*fixed, *sampled, f"++trial={trial.number}"])
+            if batches.stopping:
+                trial.study.stop()  # after this trial
+            return job_value(job)
+
+        def optimize(trials: int) -> None:
+            error = None
+            try:
+                # Each thread has a study of its own: `stop` ends that thread's loop only.
+                own = optuna.load_study(
+                    study_name=study.study_name, storage=storage, sampler=study.sampler
+                )
+                own.optimize(objective, n_trials=trials, catch=(JobFailed,))
+            except BaseException as raised:
+                error = raised
+            finally:
+                batches.leave(error)
+
+        threads = [
+            threading.Thread(
+                target=optimize, args=(n_trials // workers + (i < n_trials % workers),), daemon=True
+            )
+            for i in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        batch: Batch = []
+        stopped: SweepStopped | None = None
+        try:
+            while batch := batches.next():
+                jobs = self.launcher.launch([job for job, _ in batch], initial_job_idx=self.job_idx)
+                self.job_idx += len(jobs)
+                failures = [failed for job in jobs if (failed := failure(job)) is not None]
+                if len(failures) / len(jobs) > self.max_failure_rate:
+                    batches.stopping = True
+                    stopped = SweepStopped(
+                        f"{len(failures)} of {len(jobs)} trials of a batch failed, more than"
+                        f" hydra.sweeper.max_failure_rate={self.max_failure_rate} allows; the"
+                        f" first: {failures[0]}"
+                    )
+                    log.error("%s", stopped)
+                batches.answer(batch, jobs)
+        except BaseException as error:  # the launcher failed, or Ctrl-C
+            batches.close(error, batch)
+            raise
+        finally:
+            for thread in threads:
+                thread.join()
+        if batches.errors:
+            raise batches.errors[0]
+        if stopped is not None:
+            raise stopped
+
+    def _save_best(self, study: optuna.Study) -> None:
+        """optimization_results.yaml in the sweep folder, as Hydra's Optuna sweeper writes it."""
+        if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            log.warning("No trial completed")
+            return
+        best = study.best_trial
+        log.info("Best parameters: %s; best value: %s", best.params, best.value)
+        assert self.config is not None
+        results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
+        OmegaConf.save(results, Path(self.config.hydra.sweep.dir) / "optimization_results.yaml")
