@@ -39,7 +39,10 @@ PACKAGE = "src/{{ cookiecutter.package_name }}"
 REMOVALS: list[tuple[bool, list[str]]] = [
     (LICENSE == "none", ["LICENSE"]),
     (not GITHUB_ACTIONS, [".github"]),
-    (not SEARCH, ["conf/hparams_search", f"{PACKAGE}/search", "tests/test_search*.py"]),
+    (
+        not SEARCH,
+        ["conf/hparams_search", "conf/hydra/sweeper", f"{PACKAGE}/search", "tests/test_search*.py"],
+    ),
     (not CLUSTER, ["conf/hydra/launcher", "tests/test_launchers.py"]),
     (
         not EXPORT,

@@ -8,8 +8,8 @@
 - `SearchCallback` (hydra.callbacks.multirun in conf/hparams_search/regression_optuna.yaml):
   the multirun callback, plus what a search adds to it.
 
-Everything search-specific lives here, in conf/hparams_search/, conf/hydra/sweeper/,
-conf/search/ and tests/test_search*.py. Imported by Hydra at start-up when a search is chosen,
+Everything search-specific lives here, in conf/hparams_search/, conf/hydra/sweeper/
+and tests/test_search*.py. Imported by Hydra at start-up when a search is chosen,
 so this module stays light: Optuna is imported by the hooks that use it.
 """
 
