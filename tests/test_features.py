@@ -37,7 +37,7 @@ MARKERS: dict[str, list[str]] = {
         r"\.search\b(?!\()",  # the subpackage, not re.search(
         r"test_search",
         r"make (sweep|dashboard)",
-        r"\[sweeps[],]|,sweeps\b|sweeps = \[",  # the extra
+        r"[\w.-]\[sweeps[],]|,sweeps\b|sweeps = \[",  # the extra
     ],
     "cluster": [r"submitit", r"launcher[=/](slurm|local)", r"\bcluster\b"],
     "export": [

@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 
 from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.config import instantiate
+from {{ cookiecutter.package_name }}.multirun import check_multirun
 
 from .conftest import PROJECT_ROOT
 
@@ -69,3 +70,13 @@ def test_submitit_local_runs_a_two_job_multirun(tmp_path: Path) -> None:
     assert list((sweep / ".submitit").iterdir())  # the jobs went through submitit
     # Each job recorded its result in its own folder, in its own process; the summary read them.
     assert "jobs: 2 (2 COMPLETED)" in (sweep / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("trainer", ["trainer=ddp_sim", "trainer=multinode"])
+def test_a_multirun_of_ddp_jobs_may_run_on_slurm(trainer: str) -> None:
+    """Locally such a multirun is refused (tests/test_multirun.py); on SLURM srun starts every
+    process of each job, so the command line is not run again."""
+    with initialize_config_dir(config_dir=CONFIG_DIR):
+        overrides = [trainer, "trainer.accelerator=cpu", "hydra/launcher=slurm"]
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    check_multirun(cfg)

@@ -137,7 +137,6 @@ def test_strategies_that_rerun_the_command_line_are_refused_in_a_local_multirun(
 ) -> None:
     with pytest.raises(ConfigError, match="use trainer.strategy=ddp_spawn"):
         check_multirun(multirun_config(*overrides))
-    check_multirun(multirun_config(*overrides, "hydra/launcher=slurm"))  # srun starts them
 
 
 # Real multiruns, small and quick: a few hundred samples, two epochs, no checkpoints.

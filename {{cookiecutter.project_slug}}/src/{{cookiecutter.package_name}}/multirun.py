@@ -25,7 +25,6 @@ from .runs import write_atomically
 
 log = logging.getLogger(__name__)
 
-CLUSTER_LAUNCHERS = ("hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",)
 SPAWNING = ("spawn", "fork", "notebook")  # strategies whose processes Lightning starts itself
 JOB_RECORD = "job.json"  # each multirun job's status and value or error, in its folder
 
@@ -96,15 +95,16 @@ def check_multirun(config: DictConfig) -> None:
     trainer = config.trainer
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
     starts_itself = any(word in str(trainer.strategy) for word in SPAWNING)
-    if several_processes(trainer) and not starts_itself and launcher not in CLUSTER_LAUNCHERS:
+    on_slurm = launcher.endswith(".SlurmLauncher")
+    if several_processes(trainer) and not starts_itself and not on_slurm:
         # Lightning starts the extra processes by running the command line again, and in a
         # multirun that command line is the whole sweep. On SLURM, srun starts every process;
         # ddp_spawn starts them from inside the job.
         raise ConfigError(
             f"trainer.strategy={trainer.strategy} with trainer.devices={trainer.devices} starts"
             " extra processes by running the command line again, which in a multirun (-m) is"
-            " the whole sweep; use trainer.strategy=ddp_spawn, run the jobs on SLURM"
-            " (hydra/launcher=slurm), or one at a time without -m"
+            " the whole sweep; use trainer.strategy=ddp_spawn, run the jobs under SLURM (where"
+            " srun starts every process), or one at a time without -m"
         )
     check_monitored_metrics(config)
 
@@ -118,7 +118,7 @@ def job_line(error: BaseException) -> str:
 def record_job(job_dir: Path, job_return: Any, overrides: list[str]) -> None:
     """Writes job.json into the job's folder: status, the value returned, or the error line.
 
-    Jobs may run in other processes or on other machines (joblib, submitit), so the summary at
+    Jobs may run in other processes or on other machines (another launcher's), so the summary at
     the end of the multirun reads these files rather than anything held in memory.
     """
     record: dict[str, Any] = {"status": "COMPLETED", "value": None, "error": None}

@@ -5,7 +5,7 @@ Hydra hands the sweeper the command line; the sweeper reads the search space fro
 opens the study (SQLite under logs/sweeps/<study>/ in the searches of conf/hparams_search/;
 the same command again continues it), and runs `n_trials` trials. Each trial is one job
 launched through the configured launcher (basic: in this process; joblib: parallel processes;
-submitit: SLURM), told its trial number with `++trial=<number>` so that its pruning callback
+or SLURM jobs), told its trial number with `++trial=<number>` so that its pruning callback
 (pruning.py) reports to it. The value the job returns completes the trial; a job the pruner
 stopped is PRUNED; a job that failed, or returned no finite number, is FAIL, and the sweep
 goes on unless a batch fails beyond `max_failure_rate`.
