@@ -61,7 +61,7 @@ REMOVALS: list[tuple[bool, list[str]]] = [
             f"{PACKAGE}/data/folder.py",
             f"{PACKAGE}/data/mnist.py",
             f"{PACKAGE}/models/resnet.py",
-            f"{PACKAGE}/finetuning.py",
+            f"{PACKAGE}/callbacks/finetuning.py",
             "conf/data/images.yaml",
             "conf/data/mnist.yaml",
             "conf/model/resnet18.yaml",

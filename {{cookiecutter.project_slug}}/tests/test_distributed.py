@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.testing import evaluate
+from {{ cookiecutter.package_name }}.evaluation import evaluate
 
 from .conftest import PROJECT_ROOT, compose_config
 

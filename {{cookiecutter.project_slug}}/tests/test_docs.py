@@ -25,8 +25,8 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from {{ cookiecutter.package_name }}.build import build
-from {{ cookiecutter.package_name }}.checks import check_before_start, check_config
 from {{ cookiecutter.package_name }}.errors import describe
+from {{ cookiecutter.package_name }}.runs.checks import check_before_start, check_config
 
 from .conftest import CONFIG_DIR, PROJECT_ROOT
 

@@ -15,8 +15,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from {{ cookiecutter.package_name }}.build import build_node
-from {{ cookiecutter.package_name }}.checks import check_config
 from {{ cookiecutter.package_name }}.errors import ConfigError, describe
+from {{ cookiecutter.package_name }}.runs.checks import check_config
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import PROJECT_ROOT, compose_config

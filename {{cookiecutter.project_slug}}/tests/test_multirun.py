@@ -14,7 +14,6 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.utils import JobReturn, JobStatus
 
-from {{ cookiecutter.package_name }}.checks import check_monitored_metric
 from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.multirun import (
@@ -26,6 +25,7 @@ from {{ cookiecutter.package_name }}.multirun import (
     record_job,
     run_trial,
 )
+from {{ cookiecutter.package_name }}.runs.checks import check_monitored_metric
 
 from .conftest import PROJECT_ROOT, error_line
 

@@ -11,10 +11,10 @@ from omegaconf import open_dict
 from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.data import DigitsDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError
-from {{ cookiecutter.package_name }}.loading import apply_settings, from_checkpoint, read_checkpoint
+from {{ cookiecutter.package_name }}.evaluation import evaluate
 from {{ cookiecutter.package_name }}.prediction import predict
 from {{ cookiecutter.package_name }}.runs import RUN_CONFIG
-from {{ cookiecutter.package_name }}.testing import evaluate
+from {{ cookiecutter.package_name }}.runs.checkpoints import apply_settings, from_checkpoint, read_checkpoint
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import compose_config

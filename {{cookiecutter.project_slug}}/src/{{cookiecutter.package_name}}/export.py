@@ -23,12 +23,12 @@ from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from .build import build_node
-from .checks import check_before_start
 from .data.datamodule import ArrayDataModule
 from .errors import ConfigError, ProjectError
-from .loading import from_checkpoint, require_data_state, trained_shapes
 from .models import SupervisedModule
 from .runs import job_config, record_run
+from .runs.checkpoints import from_checkpoint, require_data_state, trained_shapes
+from .runs.checks import check_before_start
 
 
 class ExportError(ProjectError, RuntimeError):

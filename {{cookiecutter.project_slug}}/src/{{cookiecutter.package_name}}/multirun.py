@@ -90,7 +90,7 @@ def several_processes(trainer: DictConfig) -> bool:
 
 def check_multirun(config: DictConfig) -> None:
     """What would break every job of a multirun, found before the first one starts."""
-    from .checks import check_monitored_metrics  # torch: not at Hydra's start-up
+    from .runs.checks import check_monitored_metrics  # torch: not at Hydra's start-up
 
     trainer = config.trainer
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))

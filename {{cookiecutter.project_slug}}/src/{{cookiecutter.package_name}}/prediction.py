@@ -19,12 +19,17 @@ import torch
 from omegaconf import DictConfig
 
 from .build import build
-from .checks import check_before_start
 from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
-from .loading import from_checkpoint, require_data_state, trained_data_state, trained_shapes
 from .models import SupervisedModule
 from .runs import atomic_open
+from .runs.checkpoints import (
+    from_checkpoint,
+    require_data_state,
+    trained_data_state,
+    trained_shapes,
+)
+from .runs.checks import check_before_start
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
 from .build import build, scalars
-from .checks import check_before_start
 from .errors import TrainingDiverged
 from .loggers import end_runs
 from .runs import print_metrics, save_metrics
+from .runs.checks import check_before_start
 
 log = logging.getLogger(__name__)
 

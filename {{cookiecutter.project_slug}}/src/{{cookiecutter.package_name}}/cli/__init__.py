@@ -3,7 +3,7 @@ the other commands have a module of their own in this package.
 
 Each entry point is one Hydra-decorated function: Hydra parses the command line and composes
 conf/<name>.yaml once, checking keys and types against the schemas (config.py); the task then
-runs its own checks (checks.py) and does the work. `reported` is the one error boundary: an
+runs its own checks (runs/checks.py) and does the work. `reported` is the one error boundary: an
 expected failure prints one `Error: ...` line and exits 1, and a job that fails before its work
 starts leaves no run folder behind.
 
@@ -89,7 +89,7 @@ def train_main(cfg: DictConfig) -> float | None:
 @hydra_task("eval")
 def eval_main(cfg: DictConfig) -> dict[str, float]:
     """`eval.py`: test a checkpoint and print its metrics."""
-    from ..testing import evaluate
+    from ..evaluation import evaluate
 
     return evaluate(cfg)
 

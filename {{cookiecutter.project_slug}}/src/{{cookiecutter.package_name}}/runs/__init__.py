@@ -3,6 +3,8 @@
 Every file is written atomically (`atomic_open`), and a folder belongs to one config
 (`check_run_folder`, and `RunFolderCheck` before Hydra writes into it). Imported by Hydra at
 start-up (the callback in conf/hydra/default.yaml), so it stays light: no torch, no Lightning.
+Its modules, which import torch, read what runs leave: `checks`, the checks before a task starts
+(the run folder, the checkpoint to start from), and `checkpoints`, a checkpoint's own settings.
 """
 
 import json
@@ -20,7 +22,7 @@ from typing import IO, Any, cast
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .errors import ConfigError, ProjectError
+from ..errors import ConfigError, ProjectError
 
 PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy")
 RUN_INFO = "run_info.json"  # written once training starts: a folder without it never ran

@@ -20,10 +20,10 @@ from hydra.types import RunMode
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from .config import on_rank_zero
-from .errors import ConfigError
-from .models.tasks import metric_names
-from .runs import RESOLVED_CONFIG, check_run_folder, job_config, job_keys
+from ..config import on_rank_zero
+from ..errors import ConfigError
+from ..models.tasks import metric_names
+from . import RESOLVED_CONFIG, check_run_folder, job_config, job_keys
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import lightning as L
 from lightning.pytorch import callbacks
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 class BackboneFinetuning(callbacks.BackboneFinetuning):

@@ -14,9 +14,9 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
-from .errors import TrainingDiverged
-from .loggers import FinalResults
-from .runs import RUN_CONFIG, RUN_INFO, atomic_open, git_state, job_config, record_run
+from ..errors import TrainingDiverged
+from ..loggers import FinalResults
+from ..runs import RUN_CONFIG, RUN_INFO, atomic_open, git_state, job_config, record_run
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class RunRecord(Callback):
     folder (`record_run`), and the hyperparameters with the model's size in every logger;
     at the end, `log_results` puts the final metrics beside them. Every checkpoint carries the
     resolved config too, so eval.py, predict.py and the other commands rebuild the model it holds
-    from the file alone (loading.py)."""
+    from the file alone (runs/checkpoints.py)."""
 
     def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
         self.config = job_config(cfg)  # resolved now: spawned DDP processes have no Hydra state
@@ -121,7 +121,7 @@ class RunRecord(Callback):
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        # Plain values, which torch.load(weights_only=True) reads: see loading.py.
+        # Plain values, which torch.load(weights_only=True) reads: see runs/checkpoints.py.
         checkpoint[RUN_CONFIG] = self.config
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

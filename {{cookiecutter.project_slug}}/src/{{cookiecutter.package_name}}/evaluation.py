@@ -7,9 +7,9 @@ import lightning as L
 from omegaconf import DictConfig
 
 from .build import build, scalars
-from .checks import check_before_start
-from .loading import from_checkpoint
 from .runs import print_metrics, save_metrics
+from .runs.checkpoints import from_checkpoint
+from .runs.checks import check_before_start
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Tests the checkpoint `cfg.ckpt_path` on the test split; returns and saves its metrics.
 
-    The data and model are the checkpoint's own (loading.py); Lightning hands the DataModule the
-    statistics it learnt in training (`load_state_dict`) before the test split is read.
+    The data and model are the checkpoint's own (runs/checkpoints.py); Lightning hands the
+    DataModule the statistics it learnt in training (`load_state_dict`) before the test split is
+    read.
     """
     output_dir = Path(cfg.paths.output_dir)
     cfg, _, _ = from_checkpoint(cfg)

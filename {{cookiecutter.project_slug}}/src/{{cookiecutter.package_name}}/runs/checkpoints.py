@@ -18,9 +18,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ..errors import ConfigError
+from . import RUN_CONFIG
 from .checks import find_checkpoint
-from .errors import ConfigError
-from .runs import RUN_CONFIG
 
 log = logging.getLogger(__name__)
 
