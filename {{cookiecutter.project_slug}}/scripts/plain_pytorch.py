@@ -6,7 +6,7 @@ standardised training split that `python train.py` trains on.
 
 import argparse
 
-from {{ cookiecutter.package_name }}.data import SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data.regression import SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.tools.plain_pytorch import fit_by_hand, fit_with_nn, least_squares
 
 

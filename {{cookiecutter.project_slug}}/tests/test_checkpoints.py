@@ -21,7 +21,6 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import open_dict
 
 from {{ cookiecutter.package_name }}.callbacks import CheckpointOnSigterm
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.errors import ConfigError, describe
 from {{ cookiecutter.package_name }}.evaluation import evaluate
@@ -30,7 +29,7 @@ from {{ cookiecutter.package_name }}.runs import atomic_open, git_state
 from {{ cookiecutter.package_name }}.runs.checks import find_checkpoint
 from {{ cookiecutter.package_name }}.training import train
 
-from .conftest import PROJECT_ROOT, compose_config, error_line, run_script
+from .conftest import CONFIG_DIR, PROJECT_ROOT, compose_config, error_line, run_script
 
 QUICK = ("callbacks=model_checkpoint", "logger=none", "trainer.deterministic=true")
 

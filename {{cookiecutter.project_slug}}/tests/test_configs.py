@@ -76,7 +76,7 @@ print(cfg.model.net["_target_"], "{{ cookiecutter.package_name }}.cli" in sys.mo
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["{{ cookiecutter.package_name }}.models.MLP", "False"]
+    assert result.stdout.split() == ["{{ cookiecutter.package_name }}.models.mlp.MLP", "False"]
 
 
 def test_monitored_metric_is_shared_by_checkpointing_and_the_scheduler(make_config) -> None:

@@ -14,14 +14,13 @@ from torch.utils.data import (
     SequentialSampler,
 )
 
-from {{ cookiecutter.package_name }}.data import (
-    ArrayDataModule,
-    Standardize,
-    SyntheticRegressionDataModule,
-    TensorBatchSampler,
-)
+from {{ cookiecutter.package_name }}.data.datamodule import ArrayDataModule
+from {{ cookiecutter.package_name }}.data.regression import SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data.sampling import TensorBatchSampler
+from {{ cookiecutter.package_name }}.data.transforms import Standardize
 from {{ cookiecutter.package_name }}.errors import DataError
-from {{ cookiecutter.package_name }}.models import Linear, SupervisedModule
+from {{ cookiecutter.package_name }}.models.linear import Linear
+from {{ cookiecutter.package_name }}.models.supervised import SupervisedModule
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from {{ cookiecutter.package_name }}.data import ArrayDataset, ToTensor, make_linear_regression
+from {{ cookiecutter.package_name }}.data.dataset import ArrayDataset
+from {{ cookiecutter.package_name }}.data.regression import make_linear_regression
+from {{ cookiecutter.package_name }}.data.transforms import ToTensor
 
 
 def test_dataset_len_getitem_and_transforms() -> None:

@@ -13,13 +13,11 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from {{ cookiecutter.package_name }}.data import (
-    BatchRandomAffine,
-    DigitsDataModule,
-    PerItemDataset,
-    PerSample,
-)
-from {{ cookiecutter.package_name }}.models import CNN, SupervisedModule
+from {{ cookiecutter.package_name }}.data.dataset import PerItemDataset
+from {{ cookiecutter.package_name }}.data.digits import DigitsDataModule
+from {{ cookiecutter.package_name }}.data.transforms import BatchRandomAffine, PerSample
+from {{ cookiecutter.package_name }}.models.cnn import CNN
+from {{ cookiecutter.package_name }}.models.supervised import SupervisedModule
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }}.build import build_node
-from {{ cookiecutter.package_name }}.data import SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data.regression import SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError
 from {{ cookiecutter.package_name }}.tools.folds import summarise
 

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.multirun import check_multirun
 
-from .conftest import PROJECT_ROOT
+from .conftest import CONFIG_DIR, PROJECT_ROOT
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 from omegaconf import open_dict
 
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import (
+    CONFIG_DIR,
     free_port,
     http_get,
     running_job,

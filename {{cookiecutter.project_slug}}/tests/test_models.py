@@ -7,9 +7,13 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from {{ cookiecutter.package_name }}.data import DigitsDataModule, SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data.digits import DigitsDataModule
+from {{ cookiecutter.package_name }}.data.regression import SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError
-from {{ cookiecutter.package_name }}.models import CNN, MLP, Linear, SupervisedModule
+from {{ cookiecutter.package_name }}.models.cnn import CNN
+from {{ cookiecutter.package_name }}.models.linear import Linear
+from {{ cookiecutter.package_name }}.models.mlp import MLP
+from {{ cookiecutter.package_name }}.models.supervised import SupervisedModule
 from {{ cookiecutter.package_name }}.models.tasks import task_metrics
 
 

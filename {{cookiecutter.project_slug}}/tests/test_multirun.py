@@ -14,7 +14,6 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.utils import JobReturn, JobStatus
 
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.multirun import (
     JobStopped,
@@ -27,7 +26,7 @@ from {{ cookiecutter.package_name }}.multirun import (
 )
 from {{ cookiecutter.package_name }}.runs.checks import check_monitored_metric
 
-from .conftest import PROJECT_ROOT, error_line
+from .conftest import CONFIG_DIR, PROJECT_ROOT, error_line
 
 
 def test_a_trial_returns_its_metric() -> None:

@@ -17,13 +17,12 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from {{ cookiecutter.package_name }}.cli import CONFIG_DIR
 from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.search.pruning import OptunaPruning
 from {{ cookiecutter.package_name }}.search.sweeper import OptunaSweeper, grid, search_space
 
-from .conftest import PROJECT_ROOT, run_script, running_job
+from .conftest import CONFIG_DIR, PROJECT_ROOT, run_script, running_job
 from .test_cli import HEAVY, imported
 
 SAMPLERS = sorted(p.stem for p in (PROJECT_ROOT / "conf/hydra/sweeper/sampler").glob("*.yaml"))

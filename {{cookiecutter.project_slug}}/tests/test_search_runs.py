@@ -255,5 +255,5 @@ def test_eval_on_a_sweep_trials_checkpoint_needs_no_overrides(tmp_path: Path) ->
     tested = json.loads((run / "metrics.json").read_text())
     assert tested["test/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
     line = error_line(run_script(tmp_path, "eval.py", f"ckpt_path={best}", "model=cnn"))
-    trained_with = "model.net._target_={{ cookiecutter.package_name }}.models.MLP"
+    trained_with = "model.net._target_={{ cookiecutter.package_name }}.models.mlp.MLP"
     assert f"model=cnn: the checkpoint holds a model trained with {trained_with}" in line

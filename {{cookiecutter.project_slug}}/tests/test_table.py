@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.data import CSVDataModule
+from {{ cookiecutter.package_name }}.data.table import CSVDataModule
 from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.training import train
 

@@ -9,7 +9,7 @@ import torch
 from omegaconf import open_dict
 
 from {{ cookiecutter.package_name }}.config import instantiate
-from {{ cookiecutter.package_name }}.data import DigitsDataModule
+from {{ cookiecutter.package_name }}.data.digits import DigitsDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError
 from {{ cookiecutter.package_name }}.evaluation import evaluate
 from {{ cookiecutter.package_name }}.prediction import predict
@@ -32,7 +32,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 def test_a_checkpoint_holds_its_run_config_and_its_data_state(digits_run) -> None:
     run_dir, _ = digits_run
     checkpoint = read_checkpoint(run_dir / "checkpoints" / "last.ckpt")  # weights_only
-    assert checkpoint[RUN_CONFIG]["model"]["net"]["_target_"].endswith("models.CNN")
+    assert checkpoint[RUN_CONFIG]["model"]["net"]["_target_"].endswith("models.cnn.CNN")
     assert checkpoint[RUN_CONFIG]["data"]["image_size"] == [10, 10]
     state = checkpoint["DigitsDataModule"]
     assert state["classes"] == [str(i) for i in range(10)]

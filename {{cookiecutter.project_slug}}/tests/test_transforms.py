@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from {{ cookiecutter.package_name }}.data import Compose, Standardize, ToTensor
+from {{ cookiecutter.package_name }}.data.transforms import Compose, Standardize, ToTensor
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from .build import build_node
 from .data.datamodule import ArrayDataModule
 from .errors import ConfigError, ProjectError
-from .models import SupervisedModule
+from .models.supervised import SupervisedModule
 from .runs import job_config, record_run
 from .runs.checkpoints import from_checkpoint, require_data_state, trained_shapes
 from .runs.checks import check_before_start

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from .build import build
 from .data.datamodule import SPLITS, ArrayDataModule
 from .errors import ConfigError
-from .models import SupervisedModule
+from .models.supervised import SupervisedModule
 from .runs import atomic_open
 from .runs.checkpoints import (
     from_checkpoint,
