@@ -119,7 +119,7 @@ class Project:
         config.register_configs()  # the schemas and resolvers conf/ names
         self.config_dir = str(config.config_dir())
         self.instantiate: Callable[..., Any] = config.instantiate
-        self.digits_datamodule: type = module("data").DigitsDataModule
+        self.digits_datamodule: type = module("data.digits").DigitsDataModule
         self.write_mnist: Callable[..., Path] = module("data.mnist").write_mnist
         self.digits_file: Path = module("data.digits").DIGITS_FILE
         self.task_metrics: Callable[..., Any] = module("models.tasks").task_metrics
