@@ -36,6 +36,7 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["data.num_workers=???"], "data.num_workers has no value"),
     # caught by the checks at the start of the task
     (["data.batch_size=0"], "data.batch_size=0 must be at least 1"),
+    (["trainer.accelerator=cpu", "trainer.devices=9999"], "starts 9999 processes on a machine"),
     (["model.optimizer.lr=-0.1"], "model.optimizer.lr=-0.1 must be a positive number"),
     (["model.optimizer.lr=nan"], "model.optimizer.lr=nan must be a positive number"),
     (["model.optimizer.lr=inf"], "model.optimizer.lr=inf must be a positive number"),
@@ -57,7 +58,6 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["model.net._target_=torch.nn.Nope"], "Error locating target 'torch.nn.Nope'"),
     (["trainer=gpu"], "trainer: MisconfigurationException:"),
     (["--config-name", "train", "trainer=gpu"], "trainer: MisconfigurationException:"),
-    (["trainer.accelerator=cpu", "trainer.devices=9999"], "starts 9999 processes on a machine"),
     (["+trainer.max_epoch=3"], "trainer: TypeError:"),
     (["data.val_fraction=0.6", "data.test_fraction=0.5"], "leave samples for training"),
     (["trainer.strategy=warp_drive"], "trainer: ValueError: You selected an invalid strategy"),

@@ -1,5 +1,5 @@
 """Real searches through `python train.py -m hparams_search=...`: pruning, failures, resuming,
-parallel trials, and a trial's checkpoint evaluated afterwards."""
+and parallel trials (a trial's checkpoint evaluated afterwards: test_search_recipes.py)."""
 
 import csv
 import json
@@ -19,7 +19,6 @@ from .conftest import (
     error_line,
     free_port,
     http_get,
-    run_script,
     serving,
 )
 
@@ -237,23 +236,3 @@ def test_an_unknown_metric_stops_the_search_before_any_trial(tmp_path: Path) -> 
     [line] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert "optimized_metric=val/accuracy" in line and "val/loss" in line
     assert not sweep_dir(tmp_path).exists()
-
-
-def test_eval_on_a_sweep_trials_checkpoint_needs_no_overrides(tmp_path: Path) -> None:
-    result = run_train(
-        tmp_path, "hparams_search=digits_optuna", "hydra.sweeper.n_trials=1",
-        "trainer.max_epochs=2", "callbacks=model_checkpoint", "logger=none",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    [trial] = trial_dirs(tmp_path, "digits_optuna")
-    [best] = (trial / "checkpoints").glob("best-*.ckpt")
-    evaluated = run_script(tmp_path, "eval.py", f"ckpt_path={best}")  # an MLP on digits
-    assert evaluated.returncode == 0, evaluated.stderr
-    assert "Test metrics" in evaluated.stdout and "test/acc" in evaluated.stdout
-    trained = json.loads((trial / "metrics.json").read_text())
-    [run] = (tmp_path / "logs" / "runs").iterdir()
-    tested = json.loads((run / "metrics.json").read_text())
-    assert tested["test/acc"] == pytest.approx(trained["test/acc"], abs=1e-6)
-    line = error_line(run_script(tmp_path, "eval.py", f"ckpt_path={best}", "model=cnn"))
-    trained_with = "model.net._target_={{ cookiecutter.package_name }}.models.mlp.MLP"
-    assert f"model=cnn: the checkpoint holds a model trained with {trained_with}" in line

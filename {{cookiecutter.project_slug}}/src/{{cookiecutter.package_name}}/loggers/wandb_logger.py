@@ -80,7 +80,7 @@ class WandbLogger(loggers.WandbLogger):
 
     def end_run(self) -> None:
         """Closes the W&B run, so each multirun job is complete before the next starts."""
-        from wandb.sdk.wandb_run import Run
+        from wandb import Run
 
         run = self.experiment
         if not isinstance(run, Run):  # ranks other than 0 hold a placeholder, not a run

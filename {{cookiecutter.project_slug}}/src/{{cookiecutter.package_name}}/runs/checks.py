@@ -1,9 +1,11 @@
 """The checks a composed config gets before a task builds anything: one bad value costs a second.
 
 Only what no library checks: Hydra checks keys and types against the schemas (config.py) and
-names the config key of a `_target_` that refuses its arguments; Lightning refuses hardware the
-machine lacks. Left here: values no library checks in time (NaN anywhere, a negative learning
-rate), the monitored metric of the data's task, the run folder, and the checkpoint to start from.
+names the config key of a `_target_` that refuses its arguments; Lightning refuses GPUs the
+machine lacks. Left here: what no library checks before the run starts (NaN anywhere; a learning
+rate, batch size or worker count that torch refuses only once fitting has begun; more CPU
+processes than cores, which Lightning would start), the monitored metric of the data's task, the
+run folder, and the checkpoint to start from.
 """
 
 import difflib

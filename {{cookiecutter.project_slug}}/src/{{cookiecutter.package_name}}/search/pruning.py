@@ -55,7 +55,7 @@ class OptunaPruning(PyTorchLightningPruningCallback):
             )
         with execution_whitelist(PRUNERS):
             built = instantiate(pruner)
-        storage = optuna.storages.get_storage(sweeper.storage)
+        storage = optuna.storages.RDBStorage(sweeper.storage)
         study = optuna.load_study(study_name=sweeper.study_name, storage=storage, pruner=built)
         study_id = storage.get_study_id_from_name(study.study_name)
         try:

@@ -95,14 +95,18 @@ def failed_jobs_in_one_line() -> Iterator[None]:
 def distribution(override: Override) -> BaseDistribution:
     """A sweep in Hydra's override grammar as an Optuna distribution.
 
-    `interval(a, b)`: a float in [a, b], on a log scale with `tag(log, interval(a, b))`;
+    `interval(a, b)`: a float in [a, b] (an integer when both are), on a log scale with
+    `tag(log, interval(a, b))`;
     `range(a, b[, step])` of integers: an integer, b left out as in Python; any other list
     (`choice(...)`, `a,b,c`, a range of floats or a shuffled one): one of its values.
     """
     sweep = override.value()
     if isinstance(sweep, IntervalSweep):
         assert sweep.start is not None and sweep.end is not None  # the grammar needs both
-        return FloatDistribution(float(sweep.start), float(sweep.end), log="log" in sweep.tags)
+        log = "log" in sweep.tags
+        if isinstance(sweep.start, int) and isinstance(sweep.end, int):  # as Hydra's plugin
+            return IntDistribution(sweep.start, sweep.end, log=log)
+        return FloatDistribution(float(sweep.start), float(sweep.end), log=log)
     if isinstance(sweep, RangeSweep) and not sweep.shuffle:
         bounds = (sweep.start, sweep.stop, sweep.step)
         if all(isinstance(b, int) for b in bounds) and (ints := range(*bounds)):  # type: ignore[arg-type]
@@ -294,7 +298,8 @@ class OptunaSweeper(Sweeper):
         sampler, n_trials = self.build_sampler(space)
         # SQLite creates the study's file, not its folder; the jobs' folders come later.
         Path(self.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
-        storage = optuna.storages.get_storage(self.storage)
+        storages = optuna.storages
+        storage = storages.RDBStorage(self.storage) if self.storage else storages.InMemoryStorage()
         study = optuna.create_study(
             storage=storage,
             sampler=sampler,
