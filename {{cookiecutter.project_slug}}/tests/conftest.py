@@ -113,3 +113,20 @@ def http_get(url: str) -> tuple[int, str]:
     """Status and body of a GET request."""
     with urllib.request.urlopen(url, timeout=30) as response:
         return response.status, response.read().decode()
+
+
+# Real multiruns, small and quick: a few hundred samples, two epochs, no checkpoints.
+QUICK: tuple[str, ...] = ("trainer=cpu", "trainer.max_epochs=2", "data.num_samples=300")
+QUICK += ("callbacks=none", "logger=none")
+
+
+def run_train(cwd: Path, *overrides: str, full_error: bool = True) -> subprocess.CompletedProcess:
+    """`python train.py -m <overrides>` in a fresh process, from `cwd`."""
+    return subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "train.py"), "-m", *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"HYDRA_FULL_ERROR": "1" if full_error else "0"},
+        timeout=600,
+    )

@@ -4,9 +4,6 @@ before the first job, the summary; in-process, then real multiruns in subprocess
 import json
 import logging
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +23,7 @@ from {{ cookiecutter.package_name }}.multirun import (
 )
 from {{ cookiecutter.package_name }}.runs.checks import check_monitored_metric
 
-from .conftest import CONFIG_DIR, PROJECT_ROOT, error_line
+from .conftest import CONFIG_DIR, QUICK, error_line, run_train
 
 
 def test_a_trial_returns_its_metric() -> None:
@@ -136,22 +133,6 @@ def test_strategies_that_rerun_the_command_line_are_refused_in_a_local_multirun(
 ) -> None:
     with pytest.raises(ConfigError, match="use trainer.strategy=ddp_spawn"):
         check_multirun(multirun_config(*overrides))
-
-
-# Real multiruns, small and quick: a few hundred samples, two epochs, no checkpoints.
-QUICK: tuple[str, ...] = ("trainer=cpu", "trainer.max_epochs=2", "data.num_samples=300")
-QUICK += ("callbacks=none", "logger=none")
-
-
-def run_train(cwd: Path, *overrides: str, full_error: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "train.py"), "-m", *overrides],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=os.environ | {"HYDRA_FULL_ERROR": "1" if full_error else "0"},
-        timeout=600,
-    )
 
 
 def overrides_of(run_dir: Path) -> list[str]:

@@ -3,10 +3,7 @@ and parallel trials (a trial's checkpoint evaluated afterwards: test_search_reci
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
@@ -14,32 +11,19 @@ import pytest
 import yaml
 
 from .conftest import (
-    PROJECT_ROOT,
+    QUICK,
     console_script,
     error_line,
     free_port,
     http_get,
+    run_train,
     serving,
 )
 
 pytestmark = pytest.mark.slow
 
-# Small and quick: a few hundred samples, two epochs, no checkpoints or progress bars.
-QUICK: tuple[str, ...] = ("trainer=cpu", "trainer.max_epochs=2", "data.num_samples=300")
-QUICK += ("callbacks=none", "logger=none")
 SEARCH = ("hparams_search=regression_optuna", *QUICK)
 STUDY = "regression_optuna"
-
-
-def run_train(cwd: Path, *overrides: str, full_error: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "train.py"), "-m", *overrides],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=os.environ | {"HYDRA_FULL_ERROR": "1" if full_error else "0"},
-        timeout=600,
-    )
 
 
 def sweep_dir(cwd: Path, study: str = STUDY) -> Path:
