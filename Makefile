@@ -28,8 +28,10 @@ bench: venv ## bake the default project into build/bench, time it against plain 
 	$(BIN)/cookiecutter --no-input . -o $(BENCH)
 	$(BIN)/python bench/benchmark.py --project $(BENCH)/my-project --out $(BENCH)/benchmark.json $(ARGS)
 
-test: venv ## run every template test, slow ones included
-	$(BIN)/python -m pytest
+# One pytest worker per core (pytest-xdist); tests that share a baked project carry the same
+# xdist_group, so each bake is made and installed once.
+test: venv ## run every template test, slow ones included, one worker per core
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 trace: venv ## bake the default project; count the lines its train.py runs up to Trainer.fit
 	$(BIN)/python scripts/trace_fit.py

@@ -12,6 +12,9 @@ from tests.helpers import (
     load_pyproject,
 )
 
+# the module's bake and venv are made once, on one worker
+pytestmark = pytest.mark.xdist_group("custom_names")
+
 DEFAULT_NAMES = re.compile(r"my[-_ ]project", re.IGNORECASE)
 # Quotes and backslashes must not break the Python, TOML or YAML the answer ends up in.
 DESCRIPTION = 'Models that say "hello" to C:\\new\\paths and {braces}'

@@ -25,6 +25,9 @@ from tests.helpers import (
     unmet_requirements,
 )
 
+# with test_extending.py: the session's extended bake is installed once, on one worker
+pytestmark = pytest.mark.xdist_group("extended")
+
 DEFAULTS = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())
 PYTHON_VERSIONS: list[str] = DEFAULTS["python_version"]
 

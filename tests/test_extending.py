@@ -13,6 +13,9 @@ import pytest
 
 from tests.helpers import Venv, assert_ok, assert_ruff_clean
 
+# with test_default_bake.py: the session's extended bake is installed once, on one worker
+pytestmark = pytest.mark.xdist_group("extended")
+
 
 def test_the_recipes_hold_code_and_config_without_shapes(extended: tuple[Path, Venv]) -> None:
     project, _ = extended

@@ -16,6 +16,9 @@ from tests.helpers import (
     load_pyproject,
 )
 
+# the module's bakes are made once, on one worker
+pytestmark = pytest.mark.xdist_group("loggers")
+
 CHOICES: list[str] = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())["default_logger"]
 # The package each logger needs beyond the base install (CSV needs none).
 PACKAGES = {"csv": None, "wandb": "wandb", "tensorboard": "tensorboard", "mlflow": "mlflow"}

@@ -13,6 +13,9 @@ from cookiecutter.main import cookiecutter
 
 from tests.helpers import TEMPLATE_ROOT, Bake, assert_ok, run, snapshot
 
+# the module's bake is made once, on one worker
+pytestmark = pytest.mark.xdist_group("tooling")
+
 PYTHON_VERSIONS: list[str] = json.loads((TEMPLATE_ROOT / "cookiecutter.json").read_text())[
     "python_version"
 ]
@@ -151,7 +154,9 @@ def test_make_lint_passes_ruff_mypy_and_the_import_layers(project: Path, mypy_ca
 
 def test_env_target_reports_versions_and_devices(project: Path) -> None:
     # as after `make install`: the project importable by the Python that runs the script
-    result = run(["make", "env", f"PYTHON={sys.executable}"], cwd=project, env={"PYTHONPATH": "src"})
+    result = run(
+        ["make", "env", f"PYTHON={sys.executable}"], cwd=project, env={"PYTHONPATH": "src"}
+    )
     assert_ok(result)
     assert "torch" in result.stdout and "cuda" in result.stdout and "lightning" in result.stdout
 

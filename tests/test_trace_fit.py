@@ -9,6 +9,9 @@ import pytest
 
 from tests.helpers import TEMPLATE_ROOT, Bake, assert_ok, run
 
+# the module's bake and trace are made once, on one worker
+pytestmark = pytest.mark.xdist_group("trace_fit")
+
 SCRIPT = TEMPLATE_ROOT / "scripts" / "trace_fit.py"
 
 
