@@ -1,10 +1,11 @@
-"""Finish the new project: drop what the answers did not choose, then start its git history.
+"""Finish the new project: drop what the answers did not choose, lock it, start its git history.
 
 Cookiecutter renders this file with Jinja and runs it inside the generated project. Each option
 that removes files adds one entry to REMOVALS, so the template keeps a single tree and this
 hook stays the only place that prunes it.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,8 @@ LICENSE = r"""{{ cookiecutter.license }}"""
 GITHUB_ACTIONS = answer_is_yes(r"""{{ cookiecutter.github_actions }}""")
 INIT_GIT = answer_is_yes(r"""{{ cookiecutter.init_git }}""")
 # cruft records the template commit it renders from; its `update` diffs two throwaway renders,
-# which must not carry a .git folder of their own, so git is left to the user there.
+# which must not carry a .git folder of their own (nor a uv.lock each resolved on its own day),
+# so git and `uv lock` are left to the user there.
 RENDERED_BY_CRUFT = bool(r"""{{ cookiecutter._commit | default('') }}""")
 AUTHOR_NAME = r"""{{ cookiecutter.author_name }}"""
 AUTHOR_EMAIL = r"""{{ cookiecutter.author_email }}"""
@@ -132,6 +134,36 @@ def init_git(root: Path) -> None:
             return
 
 
+def lock(root: Path) -> None:
+    """`uv lock`: uv.lock pins every dependency for `uv sync --locked` (make install, CI).
+
+    Without uv, offline, or with BAKE_WITHOUT_UV_LOCK set (the template's tests, which bake
+    dozens of times) the project is complete all the same: one line says how to lock it later.
+    """
+    later = "no uv.lock yet: run `uv lock` in the project to make it"
+    if os.environ.get("BAKE_WITHOUT_UV_LOCK"):
+        return
+    if shutil.which("uv") is None:
+        print(f"uv not found (https://docs.astral.sh/uv/), {later}", file=sys.stderr)
+        return
+    try:
+        result = subprocess.run(
+            ["uv", "lock", "--quiet"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        print(f"`uv lock` timed out, {later} when online", file=sys.stderr)
+        return
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["no output"]
+        reason = next((line for line in lines if line.startswith("error:")), lines[-1])
+        print(f"`uv lock` failed ({reason}), {later}", file=sys.stderr)
+
+
 def main() -> None:
     root = Path.cwd()
     for condition, patterns in REMOVALS:
@@ -139,7 +171,10 @@ def main() -> None:
             for pattern in patterns:
                 for path in sorted(root.glob(pattern)):
                     remove(path)
-    if INIT_GIT and not RENDERED_BY_CRUFT:
+    if RENDERED_BY_CRUFT:
+        return
+    lock(root)  # before git, so the first commit holds uv.lock
+    if INIT_GIT:
         init_git(root)
 
 

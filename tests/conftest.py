@@ -2,6 +2,7 @@
 
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ def cookiecutter_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     """Cookiecutter settings that ignore ~/.cookiecutterrc and keep replay files out of $HOME."""
     home = tmp_path_factory.mktemp("cookiecutter-home")
     return {"replay_dir": str(home / "replay"), "cookiecutters_dir": str(home / "templates")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bake_without_uv_lock() -> Iterator[None]:
+    """Bakes skip the post-generation hook's `uv lock` (seconds and the network each time);
+    tests/test_environment.py locks one bake itself."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BAKE_WITHOUT_UV_LOCK", "1")
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,8 @@ def test_default_logger_and_dependencies(baked: tuple[str, Path]) -> None:
         assert names(extras[package]) == {package}
     # The extras that gather others name them, instead of repeating their pins.
     assert own_extras(extras["all-loggers"], project.name) == optional
-    assert {"all-loggers", "sweeps", "cluster"} <= own_extras(extras["dev"], project.name)
+    dev = load_pyproject(project)["dependency-groups"]["dev"]
+    assert {"all-loggers", "sweeps", "cluster"} <= own_extras(dev, project.name)
     assert_ruff_clean(project)
 
 
