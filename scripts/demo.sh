@@ -13,12 +13,8 @@ step "Baking the default project into $project"
 # -f reuses an earlier bake's folder, keeping its venv, so a rerun skips the big downloads.
 cookiecutter --no-input . -o "$out" -f
 
-step "Creating the project's own venv: $project/.venv"
-python3 -m venv "$project/.venv"
-"$project/.venv/bin/python" -m pip install --quiet --upgrade pip
-
-step "Installing the project with its dev extra (the first run downloads PyTorch)"
-(cd "$project" && .venv/bin/python -m pip install -e ".[dev]")
+step "Installing the project into $project/.venv as uv.lock pins it (the first run downloads PyTorch)"
+(cd "$project" && uv sync --locked)
 
 step "Training with the default config: python train.py"
 (cd "$project" && .venv/bin/python train.py)
