@@ -46,6 +46,7 @@ def test_bake_with_uv_locks_and_commits_uv_lock(
     project = bake()
     assert_ok(run([UV, "lock", "--check"], cwd=project))  # uv.lock matches pyproject.toml
     assert "uv.lock" in run(["git", "ls-files"], cwd=project).stdout.split()
+    assert run(["git", "status", "--porcelain"], cwd=project).stdout == ""  # in the first commit
     # Every extra resolves on the newest Python offered, from wheels (`--only-binary`).
     compile_ = [UV, "pip", "compile", "--quiet", "--python-version", NEWEST_PYTHON]
     compile_ += ["pyproject.toml", "--all-extras", "--only-binary", ":all:", "-o", os.devnull]
