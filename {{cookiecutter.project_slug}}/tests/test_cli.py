@@ -114,7 +114,7 @@ EXTRAS = PYPROJECT.split("[project.optional-dependencies]")[-1].split("\n[")[0]
 OWN_NAME = re.findall(r'^name = "([^"]+)"', PYPROJECT, re.M)[0]  # extras naming other extras
 HEAVY = {"torch", "lightning", "matplotlib", "sklearn"} | {
     name.lower().replace("-", "_")
-    for name in re.findall(r'^\s*"([A-Za-z][\w.-]*?)[<>=~!\[;" ]', EXTRAS, re.M)
+    for name in re.findall(r'"([A-Za-z][\w.-]*?)[<>=~!\[;" ]', EXTRAS)  # one-line extras too
     if name != OWN_NAME
 }
 
