@@ -95,6 +95,6 @@ def test_a_multirun_of_ddp_jobs_may_run_on_slurm(trainer: str) -> None:
 def test_slurm_where_it_is_missing_gets_one_line(tmp_path: Path) -> None:
     catalogue = [
         (["-m", "hydra/launcher=slurm", "seed=1,2"], "hydra/launcher=slurm submits each job"),
-        (["-m", "hydra/launcher=submitit_slurm"], "or use hydra/launcher=local"),
+        (["-m", "hydra/launcher=submitit_slurm"], "or leave out hydra/launcher=submitit_slurm"),
     ]
     assert_one_line_errors(catalogue, tmp_path)

@@ -111,7 +111,7 @@ def check_multirun(config: DictConfig) -> None:
         raise ConfigError(
             f"hydra/launcher={choice} submits each job to SLURM, and this machine has no"
             f" {' or '.join(missing)}; run the command on a SLURM login node (where sbatch and"
-            " srun are installed), or use hydra/launcher=local to run the jobs here"
+            f" srun are installed), or leave out hydra/launcher={choice} to run the jobs here"
         )
     from .runs.checks import check_monitored_metrics  # torch: not at Hydra's start-up
 
