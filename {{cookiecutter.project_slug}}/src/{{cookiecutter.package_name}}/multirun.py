@@ -106,7 +106,7 @@ def check_multirun(config: DictConfig) -> None:
             " srun starts every process), or one at a time without -m"
         )
     if on_slurm and (missing := [c for c in ("sbatch", "srun") if shutil.which(c) is None]):
-        # submitit finds out only once the sweep folder is made, with a traceback.
+        # The launcher would find out only once the sweep folder is made, with a traceback.
         choice = OmegaConf.select(config, "hydra.runtime.choices.hydra/launcher")
         raise ConfigError(
             f"hydra/launcher={choice} submits each job to SLURM, and this machine has no"

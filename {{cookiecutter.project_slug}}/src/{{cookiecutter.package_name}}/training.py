@@ -112,23 +112,17 @@ def stop_interrupted(trainer: L.Trainer) -> NoReturn:
     """After Ctrl-C: one line with the checkpoint to go on from, its epoch, and the command that
     resumes the run (this one's overrides, with that checkpoint); exit status 130, as for SIGINT.
     """
-    checkpoint = last_checkpoint(trainer)
-    overrides = [o for o in command_line_overrides() if o.partition("=")[0] != "ckpt_path"]
+    overrides = [o for o in command_line_overrides() if not o.startswith("ckpt_path=")]
     # The interpreter and the script or module as typed; sys.argv holds the arguments after it.
     command = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1] + overrides
-    if checkpoint is None:
-        line = (
-            f"Interrupted in epoch {trainer.current_epoch}, before a checkpoint was saved."
-            f" Start again with: {shlex.join(command)}"
-        )
+    if checkpoint := last_checkpoint(trainer):
+        epoch = read_checkpoint(checkpoint)["epoch"]
+        line = f"the last checkpoint, from the end of epoch {epoch}, is {checkpoint}. Resume with:"
+        command.append(f"ckpt_path={checkpoint}")
     else:
-        line = (
-            f"Interrupted; the last checkpoint, from the end of epoch"
-            f" {read_checkpoint(checkpoint)['epoch']}, is {checkpoint}. Resume with:"
-            f" {shlex.join([*command, f'ckpt_path={checkpoint}'])}"
-        )
+        line = f"in epoch {trainer.current_epoch}, before a checkpoint was saved. Start again with:"
     if trainer.is_global_zero:
-        print(line, file=sys.stderr)
+        print(f"Interrupted; {line} {shlex.join(command)}", file=sys.stderr)
     raise SystemExit(130)
 
 
