@@ -64,8 +64,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
         try:
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path or "last")
-        except SystemExit:  # Lightning's exit after Ctrl-C, once it has shut the run down
-            if trainer.interrupted:
+        except SystemExit as stop:  # SIGTERM's clean exit, or Lightning's once Ctrl-C shut it down
+            if isinstance(stop.__context__, KeyboardInterrupt):
                 stop_interrupted(trainer)
             raise
     metrics = scalars(trainer.callback_metrics)
