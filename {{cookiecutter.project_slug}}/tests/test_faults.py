@@ -5,6 +5,7 @@ import csv
 import hashlib
 import os
 import resource
+import shlex
 import shutil
 import signal
 import subprocess
@@ -136,6 +137,52 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path: Path) -> None:
     result, resumed_run = resume(tmp_path, saved["epoch"] + 2)
     assert "Restoring states from the checkpoint path" in result.stdout + result.stderr
     assert (resumed_run / "metrics.json").is_file()
+
+
+def press_ctrl_c_in_epoch(cwd: Path, epoch: int, command: list[str]) -> subprocess.CompletedProcess:
+    """Runs `command` and sends it SIGINT, as Ctrl-C does, once `epoch` is under way."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell starts its background jobs with SIGINT ignored; a terminal's have it on.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    wait_for_epochs(cwd, epoch)  # epochs 0..epoch-1 are saved: epoch runs now
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume_and_the_command_resumes(tmp_path: Path) -> None:
+    command = [sys.executable, str(PROJECT_ROOT / "train.py"), *ENDLESS]
+    stopped = press_ctrl_c_in_epoch(tmp_path, 2, command)
+    assert stopped.returncode == 130, stopped.stderr
+    [run_dir] = (tmp_path / "logs" / "runs").iterdir()
+    checkpoint = (run_dir / "checkpoints" / "last.ckpt").resolve()
+    epoch = torch.load(checkpoint, weights_only=True)["epoch"]
+    resume = shlex.join([*command, f"ckpt_path={checkpoint}"])
+    assert stopped.stderr.splitlines() == [
+        f"Interrupted; the last checkpoint, from the end of epoch {epoch}, is {checkpoint}."
+        f" Resume with: {resume}"
+    ]
+    # Files a killed write left half-written: the resumed run's folder loses them, alone.
+    partial = [
+        checkpoint.parent / ".last.ckpt.0123abcd.tmp",
+        run_dir / ".run_info.json.4567cdef.tmp",
+    ]
+    elsewhere = tmp_path / "other" / ".metrics.json.89abcdef.tmp"
+    for path in [*partial, elsewhere]:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("half")
+    again = press_ctrl_c_in_epoch(tmp_path, epoch + 3, shlex.split(resume))
+    assert again.returncode == 130 and f"Resuming from {checkpoint}" in again.stdout, again.stderr
+    resumed_run = sorted((tmp_path / "logs" / "runs").iterdir())[-1]
+    assert first_epoch_logged(resumed_run) == epoch + 1
+    assert not any(path.exists() for path in partial) and elsewhere.exists()
 
 
 @pytest.mark.slow

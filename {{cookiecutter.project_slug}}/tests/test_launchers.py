@@ -1,6 +1,7 @@
 """Sweeps through the submitit launchers: SLURM configs compose, local jobs really run."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from {{ cookiecutter.package_name }}.config import instantiate
+from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.multirun import check_multirun
 
 from .conftest import CONFIG_DIR, PROJECT_ROOT
+from .test_errors import assert_one_line_errors
+
+ON_SLURM = bool(shutil.which("sbatch") and shutil.which("srun"))  # a SLURM login node
 
 
 @pytest.mark.parametrize(
@@ -78,4 +83,18 @@ def test_a_multirun_of_ddp_jobs_may_run_on_slurm(trainer: str) -> None:
     with initialize_config_dir(config_dir=CONFIG_DIR):
         overrides = [trainer, "trainer.accelerator=cpu", "hydra/launcher=slurm"]
         cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
-    check_multirun(cfg)
+    if ON_SLURM:
+        check_multirun(cfg)
+    else:  # refused for the missing SLURM alone, which is checked after the extra processes
+        with pytest.raises(ConfigError, match="this machine has no sbatch or srun"):
+            check_multirun(cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ON_SLURM, reason="SLURM is installed here")
+def test_slurm_where_it_is_missing_gets_one_line(tmp_path: Path) -> None:
+    catalogue = [
+        (["-m", "hydra/launcher=slurm", "seed=1,2"], "hydra/launcher=slurm submits each job"),
+        (["-m", "hydra/launcher=submitit_slurm"], "or leave out hydra/launcher=submitit_slurm"),
+    ]
+    assert_one_line_errors(catalogue, tmp_path)

@@ -120,8 +120,8 @@ def register_configs() -> None:
     Hydra's compose API calls it first too: `register_configs()`, then `initialize_config_dir`.
     """
     store = ConfigStore.instance()
-    for name, node in SCHEMAS.items():
-        store.store(name=name, node=node, provider=__package__)
+    for name, node in SCHEMAS.items():  # replace: each job stores the same schemas again
+        store.store(name=name, node=node, provider=__package__, replace=True)
     OmegaConf.register_resolver("on_rank_zero", on_rank_zero, replace=True)
 
 

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import socket
 import sys
 import time
@@ -90,8 +91,6 @@ def several_processes(trainer: DictConfig) -> bool:
 
 def check_multirun(config: DictConfig) -> None:
     """What would break every job of a multirun, found before the first one starts."""
-    from .runs.checks import check_monitored_metrics  # torch: not at Hydra's start-up
-
     trainer = config.trainer
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
     starts_itself = any(word in str(trainer.strategy) for word in SPAWNING)
@@ -106,6 +105,16 @@ def check_multirun(config: DictConfig) -> None:
             " the whole sweep; use trainer.strategy=ddp_spawn, run the jobs under SLURM (where"
             " srun starts every process), or one at a time without -m"
         )
+    if on_slurm and (missing := [c for c in ("sbatch", "srun") if shutil.which(c) is None]):
+        # The launcher would find out only once the sweep folder is made, with a traceback.
+        choice = OmegaConf.select(config, "hydra.runtime.choices.hydra/launcher")
+        raise ConfigError(
+            f"hydra/launcher={choice} submits each job to SLURM, and this machine has no"
+            f" {' or '.join(missing)}; run the command on a SLURM login node (where sbatch and"
+            f" srun are installed), or leave out hydra/launcher={choice} to run the jobs here"
+        )
+    from .runs.checks import check_monitored_metrics  # torch: not at Hydra's start-up
+
     check_monitored_metrics(config)
 
 

@@ -3,18 +3,23 @@
 import json
 import logging
 import math
+import shlex
+import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig
 
 from .build import build, scalars
+from .callbacks import last_checkpoint
 from .errors import TrainingDiverged
 from .loggers import end_runs
-from .runs import print_metrics, save_metrics
+from .runs import print_metrics, remove_partial_files, save_metrics
+from .runs.checkpoints import command_line_overrides, read_checkpoint
 from .runs.checks import check_before_start
 
 log = logging.getLogger(__name__)
@@ -49,11 +54,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if ckpt_path:
         log.info("Resuming from %s", ckpt_path)
         continue_checkpoints(trainer, Path(ckpt_path))
+    if trainer.is_global_zero:  # a folder run before (a requeued job) is this run's, resumed
+        remove_partial_files(output_dir)
     with warnings.catch_warnings():
         # "last": the newest checkpoint in this run's own folder, so a job started again there
         # (as SLURM requeues a preempted job) continues; a new run has none, which is no news.
         warnings.filterwarnings("ignore", r".*there is no last checkpoint available")
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path or "last")
+        # A resumed run goes on saving into its checkpoints' folder (continue_checkpoints).
+        warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty")
+        try:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path or "last")
+        except SystemExit as stop:  # SIGTERM's clean exit, or Lightning's once Ctrl-C shut it down
+            if isinstance(stop.__context__, KeyboardInterrupt):
+                stop_interrupted(trainer)
+            raise
     metrics = scalars(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: the best one
     check_finite_end(metrics, cfg.monitor.metric, trainer)
@@ -94,6 +108,24 @@ def check_finite_end(metrics: Mapping[str, float], monitored: str, trainer: L.Tr
     )
 
 
+def stop_interrupted(trainer: L.Trainer) -> NoReturn:
+    """After Ctrl-C: one line with the checkpoint to go on from, its epoch, and the command that
+    resumes the run (this one's overrides, with that checkpoint); exit status 130, as for SIGINT.
+    """
+    overrides = [o for o in command_line_overrides() if not o.startswith("ckpt_path=")]
+    # The interpreter and the script or module as typed; sys.argv holds the arguments after it.
+    command = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1] + overrides
+    if checkpoint := last_checkpoint(trainer):
+        epoch = read_checkpoint(checkpoint)["epoch"]
+        line = f"the last checkpoint, from the end of epoch {epoch}, is {checkpoint}. Resume with:"
+        command.append(f"ckpt_path={checkpoint}")
+    else:
+        line = f"in epoch {trainer.current_epoch}, before a checkpoint was saved. Start again with:"
+    if trainer.is_global_zero:
+        print(f"Interrupted; {line} {shlex.join(command)}", file=sys.stderr)
+    raise SystemExit(130)
+
+
 def continue_checkpoints(trainer: L.Trainer, ckpt_path: Path) -> None:
     """Resumed runs keep checkpointing into the folder they resume from.
 
@@ -105,4 +137,6 @@ def continue_checkpoints(trainer: L.Trainer, ckpt_path: Path) -> None:
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint):
             callback.dirpath = str(ckpt_path.parent.resolve())
+    if trainer.is_global_zero:  # what a killed write left there: this run writes there now
+        remove_partial_files(ckpt_path.parent.parent)
     log.info("Checkpoints continue in %s", ckpt_path.parent.resolve())

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from ..config import TRUSTED_TARGETS, config_dir, register_configs
 from ..errors import describe, exit_with, log_to_file, reported, wants_traceback
 from ..runs import RUN_INFO
-from .startup import import_lightning
+from .startup import hide_library_warnings, import_lightning
 
 CONFIG_DIR = str(config_dir())
 
@@ -56,6 +56,7 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     the sweeper, which records the job as failed and goes on."""
     register_configs()  # again: a launcher may run the job in a process of its own
     import_lightning()
+    hide_library_warnings()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     # Made for this job: only what Hydra has just written (the composed config and the log).

@@ -28,6 +28,7 @@ PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "nu
 RUN_INFO = "run_info.json"  # written once training starts: a folder without it never ran
 RUN_CONFIG = "run_config"  # the checkpoint's key for the resolved config of its run
 RESOLVED_CONFIG = "config_resolved.yaml"  # the config the run's work started with
+PARTIAL = ".*.????????.tmp"  # atomic_open's temporary files: .<name>.<8 random hex digits>.tmp
 
 
 def job_config(cfg: DictConfig) -> dict[str, Any]:
@@ -84,6 +85,16 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]
         if isinstance(error, OSError) and error.errno and not error.filename:
             raise OSError(error.errno, error.strerror, str(path)) from error  # name the file
         raise
+
+
+def remove_partial_files(folder: Path) -> list[Path]:
+    """Deletes the temporary files of `atomic_open` in `folder` and below, which a process
+    killed midway (SIGKILL, a lost node) leaves; for a run resuming in its folder alone, as the
+    folder's writes are its own."""
+    partial = list(folder.rglob(PARTIAL))
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
 
 
 def write_atomically(path: Path, text: str) -> None:
