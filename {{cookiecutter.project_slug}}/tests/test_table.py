@@ -1,9 +1,12 @@
 """data=csv: the user's own table (CSV or Parquet), its missing values and text columns, and one
 clear message for a missing file or column."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
@@ -12,6 +15,8 @@ import torch
 from {{ cookiecutter.package_name }}.data.table import CSVDataModule
 from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.training import train
+
+from .conftest import PROJECT_ROOT
 
 
 def write_table(path: Path, rows: int = 200) -> Path:
@@ -153,3 +158,64 @@ def test_train_on_a_csv_through_the_config(make_config, tmp_path: Path) -> None:
     cfg = make_config("data=csv", *overrides, "trainer.max_epochs=15")
     metrics = train(cfg)
     assert metrics["test/r2"] > 0.99  # the target is an exact linear function of a and b
+
+
+# Trains and predicts from a Parquet table in a process whose memory allowance (RLIMIT_DATA,
+# set once torch and the project are imported) is smaller than the table's float32 values;
+# then shows that those values alone do not fit in it.
+MEMORY_LIMITED = """
+import resource, sys
+import numpy as np
+import {{ cookiecutter.package_name }}.build, {{ cookiecutter.package_name }}.data.table, {{ cookiecutter.package_name }}.prediction, {{ cookiecutter.package_name }}.training
+from {{ cookiecutter.package_name }}.cli import predict_main, train_main
+
+table, work, allowance, rows, columns = sys.argv[1:]
+status = open("/proc/self/status").read()
+limit = int(status.split("VmData:")[1].split()[0]) * 1024 + int(allowance)
+resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+for main, args in (
+    (train_main, ["data=csv", f"data.path={table}", "data.target_column=y", "logger=none",
+                  "trainer.max_epochs=1", "trainer.limit_train_batches=20",
+                  "trainer.limit_val_batches=5", "trainer.limit_test_batches=5",
+                  f"hydra.run.dir={work}/train"]),
+    (predict_main, [f"ckpt_path={work}/train/checkpoints/last.ckpt", f"input={work}/new.csv",
+                    f"hydra.run.dir={work}/predict"]),
+):
+    sys.argv = ["entry", *args]
+    try:
+        main()
+    except SystemExit as exit:
+        assert not exit.code, args
+try:
+    np.ones((int(rows), int(columns)), np.float32)
+except MemoryError:
+    print("the table's float32 values do not fit")
+"""
+
+
+@pytest.mark.slow
+def test_a_parquet_table_larger_than_the_memory_allowed_trains_and_predicts(
+    tmp_path: Path,
+) -> None:
+    rows, columns = 2_000_000, 19  # 145 MiB of float32 features, 400 MB of Parquet
+    rng = np.random.default_rng(0)
+    features = {f"f{i}": rng.normal(size=rows) for i in range(columns)}
+    table = pa.table(features | {"y": sum(features.values())})
+    pq.write_table(table, tmp_path / "big.parquet", row_group_size=100_000)
+    del features, table
+    (tmp_path / "new.csv").write_text(
+        ",".join(f"f{i}" for i in range(columns)) + "\n" + "0.5," * 18 + "0.5\n"
+    )
+    allowance = str(100 * 2**20)
+    script = [sys.executable, "-c", MEMORY_LIMITED, str(tmp_path / "big.parquet"), str(tmp_path)]
+    done = subprocess.run(
+        [*script, allowance, str(rows), str(columns)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "the table's float32 values do not fit" in done.stdout
+    predictions = (tmp_path / "predict" / "predictions.csv").read_text().splitlines()
+    assert predictions[0] == "id,prediction" and len(predictions) == 2

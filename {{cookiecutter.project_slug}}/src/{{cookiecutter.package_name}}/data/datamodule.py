@@ -311,7 +311,9 @@ class ArrayDataModule(L.LightningDataModule):
         try:
             if groups is not None and size:
                 fraction = size / len(rows)
-                splitter: Any = GroupShuffleSplit(1, test_size=fraction, random_state=self.split_seed)
+                splitter: Any = GroupShuffleSplit(
+                    1, test_size=fraction, random_state=self.split_seed
+                )
                 kept, held = next(splitter.split(rows, *pick))
                 return rows[kept], rows[held]
             if labels is not None and size:
