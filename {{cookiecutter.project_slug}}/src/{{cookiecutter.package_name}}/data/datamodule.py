@@ -7,14 +7,6 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
-from sklearn.model_selection import (
-    GroupKFold,
-    GroupShuffleSplit,
-    KFold,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    StratifiedShuffleSplit,
-)
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from ..errors import ConfigError, DataError
@@ -39,6 +31,14 @@ def check_finite(what: str, values: np.ndarray) -> None:
             f"the {what} hold {bad.sum()} NaN or infinite value(s), the first in row {row},"
             f" column {column} ({value}); fill or drop them before training"
         )
+
+
+def model_selection() -> Any:
+    """scikit-learn's splitters, imported when a split needs them: a plain random split does
+    without their ~1 s import."""
+    from sklearn import model_selection
+
+    return model_selection
 
 
 class ArrayDataModule(L.LightningDataModule):
@@ -269,12 +269,9 @@ class ArrayDataModule(L.LightningDataModule):
             if self.num_folds is not None:
                 rest = rows["train"]
                 pick = [None if a is None else a[rest] for a in (classes, groups)]
-                splitter = {
-                    (False, False): KFold,
-                    (True, False): StratifiedKFold,
-                    (False, True): GroupKFold,
-                    (True, True): StratifiedGroupKFold,
-                }[classes is not None, groups is not None](self.num_folds)
+                kind = {(0, 0): "KFold", (1, 0): "StratifiedKFold", (0, 1): "GroupKFold"}
+                name = kind.get((classes is not None, groups is not None), "StratifiedGroupKFold")
+                splitter = getattr(model_selection(), name)(self.num_folds)
                 train, val = list(splitter.split(rest, *pick))[self.fold]
                 rows["train"], rows["val"] = rest[train], rest[val]
             elif "val" not in given:
@@ -307,23 +304,25 @@ class ArrayDataModule(L.LightningDataModule):
         """(rows kept, about `size` rows held out): whole groups, or each class's share (where
         each class has two samples and the split one per class), or the first `size` of `rows`
         (already shuffled)."""
-        pick = [None if a is None else a[rows] for a in (labels, groups)]
+        if not size or (labels is None and groups is None):
+            return rows[size:], rows[:size]
+        if groups is not None:
+            splitter: Any = model_selection().GroupShuffleSplit(
+                1, test_size=size / len(rows), random_state=self.split_seed
+            )
+        else:
+            splitter = model_selection().StratifiedShuffleSplit(
+                1, test_size=size, random_state=self.split_seed
+            )
         try:
-            if groups is not None and size:
-                fraction = size / len(rows)
-                splitter: Any = GroupShuffleSplit(
-                    1, test_size=fraction, random_state=self.split_seed
-                )
-                kept, held = next(splitter.split(rows, *pick))
-                return rows[kept], rows[held]
-            if labels is not None and size:
-                splitter = StratifiedShuffleSplit(1, test_size=size, random_state=self.split_seed)
-                kept, held = next(splitter.split(rows, *pick))
-                return rows[kept], rows[held]
-        except ValueError:
+            kept, held = next(
+                splitter.split(rows, *(a if a is None else a[rows] for a in (labels, groups)))
+            )
+        except ValueError:  # too few samples of a class to stratify: a plain draw then
             if groups is not None:
                 raise
-        return rows[size:], rows[:size]
+            return rows[size:], rows[:size]
+        return rows[kept], rows[held]
 
     def _encode_targets(self, targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Classification labels become class indices (kept in `classes`); regression targets
