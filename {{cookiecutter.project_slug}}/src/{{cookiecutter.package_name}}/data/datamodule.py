@@ -55,7 +55,8 @@ class ArrayDataModule(L.LightningDataModule):
     drawn from `split_seed`, independent of the training seed, so runs with different seeds are
     compared on the same validation and test samples. With `num_folds` the samples left after
     the test split are cut into that many folds, and fold `fold` validates (k-fold
-    cross-validation: every fold sees the same test split).
+    cross-validation: every fold sees the same test split). Classification splits and folds
+    keep each class's share (`split_rows()`).
 
     What was learnt from the training split (the classes, `fit()`'s statistics, the samples'
     shape) is the DataModule's `state_dict()`, which Lightning stores in every checkpoint and
