@@ -25,7 +25,12 @@ writes by hand:
 - peer (--peer PATH, a checkout of ashleve/lightning-hydra-template): one MNIST epoch of both
   projects, same-sized MLPs, batch size and split, reading the same 60,000 + 10,000 images in
   MNIST's IDX files (written by this script: MNIST cannot be downloaded everywhere);
-- gpu: where CUDA is, the loop on the GPU in samples/s, also with the data on the device.
+- gpu: where CUDA is, the loop on the GPU in samples/s, also with the data on the device;
+- table: `data=csv` on a generated CSV of --table-rows x 20 float32 values: rows per second of
+  its setup (read, split, statistics) against `pyarrow.csv.read_csv` of the file; and, of
+  `python train.py data=csv` against the default data's run (both stopped after one step), the
+  time to the first step it adds against pyarrow's read, and the peak memory it adds against the
+  table's float32 size (`--sections table` runs it alone).
 
 Prints one table and writes every measurement to --out (JSON).
 """
@@ -50,6 +55,8 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
@@ -59,7 +66,7 @@ from torchmetrics import MeanMetric
 import first_step_clock
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("loader", "loop", "process", "peer", "gpu")
+SECTIONS = ("loader", "loop", "process", "peer", "gpu", "table")
 MIB = 1024 * 1024
 
 
@@ -123,6 +130,7 @@ class Project:
         self.write_mnist: Callable[..., Path] = module("data.mnist").write_mnist
         self.digits_file: Path = module("data.digits").DIGITS_FILE
         self.task_metrics: Callable[..., Any] = module("models.tasks").task_metrics
+        self.table_datamodule: type = module("data.table").CSVDataModule
 
     def config(self, *overrides: str) -> DictConfig:
         """conf/train.yaml composed with `overrides`, as `python train.py` composes it."""
@@ -528,6 +536,64 @@ def bench_peer(
     rows.extend(measures.values())
 
 
+# --- a large table -------------------------------------------------------------------------------
+
+
+LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
+
+
+# pyarrow's own read of a CSV file, in a process of its own: (wall, CPU) seconds.
+READ_CSV = (
+    "import json, sys, time; import pyarrow.csv; w, c = time.perf_counter(), time.process_time();"
+    " pyarrow.csv.read_csv(sys.argv[1]);"
+    " print(json.dumps([time.perf_counter() - w, time.process_time() - c]))"
+)
+
+
+def bench_table(
+    project: Project, rows: list[Row], rounds: int, env: dict[str, str], work: Path, size: int
+) -> None:
+    path = work / "table.csv"
+    values = np.random.default_rng(0).normal(size=(size, 20)).astype(np.float32)
+    names = [f"x{i}" for i in range(19)] + ["target"]
+    pyarrow.csv.write_csv(pa.table(dict(zip(names, values.T, strict=True))), path)
+    del values
+    name = f"{size:,} x 20 CSV"
+    first = Row("table", f"{name}: first step, above default data", "s", "pyarrow.csv.read_csv")
+    cpu = Row("table", f"{name}: CPU to first step, above default", "s", "pyarrow.csv.read_csv")
+    peak = Row("table", f"{name}: peak memory, above default data", "MiB", "table as float32")
+    one_step = [f"trainer.{key}=1" for key in ("max_epochs", *LIMITS)]
+    table = ["data=csv", f"data.path={path}", "data.target_column=target"]
+    clock = work / "table-clock.json"
+    # Processes first: a child's peak memory counts from its parent's at fork, so the parent
+    # must not hold a table yet.
+    for r in range(rounds):
+        default = project_command(project, work / f"default-{r}", "none", *one_step)
+        default_run = run_process(default, work, clock, env)
+        command = project_command(project, work / f"table-{r}", "none", *one_step, *table)
+        table_run = run_process(command, work, clock, env)
+        read = subprocess.run([sys.executable, "-c", READ_CSV, path], capture_output=True, env=env)
+        read_wall, read_cpu = json.loads(read.stdout)
+        first.add(table_run.first_step - default_run.first_step, read_wall)
+        cpu.add(table_run.first_step_cpu - default_run.first_step_cpu, read_cpu)
+        peak.add(table_run.peak - default_run.peak, size * 20 * 4 / MIB)
+
+    def setup_rate() -> float:
+        start = time.perf_counter()
+        project.table_datamodule(path=str(path), target_column="target").setup()
+        return size / (time.perf_counter() - start)
+
+    def read_rate() -> float:
+        start = time.perf_counter()
+        pyarrow.csv.read_csv(path)
+        return size / (time.perf_counter() - start)
+
+    rate = Row("table", f"{name}: data=csv setup", "samples/s", "pyarrow.csv.read_csv")
+    for a, b in interleaved(rounds, setup_rate, read_rate):
+        rate.add(a, b)
+    rows.extend([rate, first, cpu, peak])
+
+
 # --- the table ----------------------------------------------------------------------------------
 
 
@@ -594,6 +660,7 @@ def main() -> None:
     parser.add_argument("--peer", type=Path, help="a checkout of ashleve/lightning-hydra-template")
     parser.add_argument("--peer-python", default=sys.executable, help="the peer's interpreter")
     parser.add_argument("--mnist-train", type=int, default=60_000, help="MNIST training images")
+    parser.add_argument("--table-rows", type=int, default=1_000_000, help="rows of the CSV table")
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     args = parser.parse_args()
     # Only the table: Lightning's banners and hints would bury it.
@@ -645,6 +712,8 @@ def main() -> None:
                 )
         if "gpu" in args.sections:
             bench_gpu(project, rows, args.rounds, args.epochs)
+        if "table" in args.sections:
+            bench_table(project, rows, args.rounds, env, work, args.table_rows)
     info = machine(args.threads) | {"load_before": loads_before, "load_after": os.getloadavg()}
     print_table(rows, info, args.rounds)
     report = {"machine": info, "rounds": args.rounds, "rows": [row.summary() for row in rows]}

@@ -21,6 +21,7 @@ def test_benchmark_prints_one_table_and_writes_every_pair(bake: Bake, tmp_path: 
     out = tmp_path / "bench.json"
     command = [sys.executable, TEMPLATE_ROOT / "bench" / "benchmark.py", "--project", project]
     command += ["--rounds", "2", "--epochs", "1", "--out", out]
+    command += ["--sections", "loader", "loop", "process", "peer", "gpu"]  # table: its own test
     result = run(command, cwd=tmp_path, timeout=600)
     assert_ok(result)
     report = json.loads(out.read_text())
@@ -75,6 +76,26 @@ def test_benchmark_prints_one_table_and_writes_every_pair(bake: Bake, tmp_path: 
     if not report["machine"]["gpu"]:
         [gpu] = [row for row in report["rows"] if row["section"] == "gpu"]
         assert gpu["note"].startswith("not measured")
+
+
+@pytest.mark.slow
+def test_the_table_section_runs_alone(bake: Bake, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [sys.executable, TEMPLATE_ROOT / "bench" / "benchmark.py", "--project", bake()]
+    command += ["--sections", "table", "--table-rows", "3000", "--rounds", "1", "--out", out]
+    result = run(command, cwd=tmp_path, timeout=600)
+    assert_ok(result)
+    rows = json.loads(out.read_text())["rows"]
+    assert [(row["section"], row["unit"]) for row in rows] == [
+        ("table", "samples/s"),
+        ("table", "s"),
+        ("table", "s"),
+        ("table", "MiB"),
+    ]
+    assert all(len(row["project"]) == len(row["baseline"]) == 1 for row in rows)
+    assert rows[0]["measure"] == "3,000 x 20 CSV: data=csv setup" and min(rows[0]["project"]) > 0
+    assert rows[3]["baseline"] == [3000 * 20 * 4 / 2**20]  # the float32 values, in MiB
+    assert all(row["measure"] in result.stdout for row in rows)
 
 
 def test_make_bench_bakes_the_default_project_and_passes_args() -> None:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from omegaconf import OmegaConf
 
@@ -63,9 +65,30 @@ CATALOGUE: list[tuple[list[str], str]] = [
     (["trainer.strategy=warp_drive"], "trainer: ValueError: You selected an invalid strategy"),
     (["model=mlp", "model.net.activation=Relu"], "activation 'Relu' is not a torch.nn activation"),
     (["data=csv", "data.path=missing.csv"], "data.path=missing.csv does not exist"),
-    (["data=csv", "data.path={tmp}/words.csv", "data.target_column=y"], "column 'x' holds 'seven'"),
+    (["data=csv", "data.path={tmp}/words.csv", "data.target_column=x"], "'x' holds text where"),
     (["data=csv", "data.path={tmp}/words.csv", "data.target_column=z"], "has no column 'z'"),
-    (["data=csv", "data.path={tmp}/gaps.csv", "data.target_column=y"], "'x' holds 'nan' on line 3"),
+    (["data=csv", "data.path={tmp}/inf.csv", "data.target_column=y"], "'x' holds inf in row 1"),
+    (
+        ["data=csv", "data.path={tmp}/ragged.csv"],
+        "ragged.csv: CSV parse error: Row #3: Expected 2 columns, got 1: 3; fix",
+    ),
+    (["data=csv", "data.path={tmp}/xy.parquet", "data.target_column=t"], "has no column 't'"),
+    (
+        [
+            "data=csv",
+            "data.path={tmp}/one_group.csv",
+            "data.target_column=y",
+            "data.group_column=g",
+        ],
+        "data.group_column holds one group for all 30 samples",
+    ),
+    (["data=csv", "data.path={tmp}/header.csv", "data.target_column=y"], "a header but no rows"),
+    (
+        ["data=csv", "data.path={tmp}/one_row.csv", "data.target_column=y"],
+        "1 sample split as train 1, val 0, test 0",
+    ),
+    (["data.num_samples=4"], "4 samples split as train 4, val 0, test 0 (data.val_fraction=0.1"),
+    (["data.test_fraction=0.0002"], "the test split comes out empty; give more samples, or raise"),
     (["ckpt_path={tmp}/linear.ckpt", "model=mlp"], "weights do not fit the configured model"),
     (["data.num_folds=5", "data.fold=5"], "num_folds must be at least 2 and the fold one of"),
     # eval.py and predict.py, on checkpoints
@@ -101,7 +124,12 @@ def make_workdir(tmp: Path) -> Path:
     settings = ("data=csv", f"data.path={table}", "data.target_column=t", "trainer.max_epochs=1")
     train(compose_config(table_run, *settings, "logger=none", "callbacks=model_checkpoint"))
     (table_run / "checkpoints" / "last.ckpt").rename(tmp / "table.ckpt")
-    (tmp / "gaps.csv").write_text("x,y\n1,2\nnan,3\n")
+    (tmp / "inf.csv").write_text("x,y\n1,2\ninf,3\n")
+    (tmp / "ragged.csv").write_text("x,target\n1,2\n3\n")
+    (tmp / "header.csv").write_text("x,y\n")
+    (tmp / "one_row.csv").write_text("x,y\n1,2\n")
+    (tmp / "one_group.csv").write_text("x,g,y\n" + "".join(f"{i},a,{i}\n" for i in range(30)))
+    pq.write_table(pa.table({"x": [1.0, 2.0], "y": [3.0, 4.0]}), tmp / "xy.parquet")
     return tmp
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.build import build_node
 from {{ cookiecutter.package_name }}.data.regression import SyntheticRegressionDataModule
+from {{ cookiecutter.package_name }}.data.table import CSVDataModule
 from {{ cookiecutter.package_name }}.errors import ConfigError, DataError
 from {{ cookiecutter.package_name }}.tools.folds import summarise
 
@@ -64,3 +65,53 @@ def test_the_summary_is_the_mean_and_sample_standard_deviation_over_folds() -> N
     assert loss == ("val/loss", 2.0, statistics.stdev([1.0, 3.0]), [1.0, 3.0])  # fold 2 failed
     assert r2[1] == pytest.approx(0.6)
     assert summarise({0: {"val/loss": 1.0}})[0][2] is None  # one fold: no spread
+
+
+class Labelled(SyntheticRegressionDataModule):
+    """The synthetic features with a class label each: three frequent classes and a rare one."""
+
+    task = "classification"
+
+    def load(self):
+        labels = np.array(["rare" if i % 40 == 0 else "abc"[i % 3] for i in range(self.n)])
+        return {"train": (self.problem.features, labels)}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(num_samples=400, **kwargs)
+        self.n = 400
+
+
+def test_stratified_folds_keep_every_class_in_every_fold() -> None:
+    for fold in range(5):
+        dm = Labelled(num_folds=5, fold=fold)
+        dm.setup()
+        for split in ("train", "val", "test"):  # 10 rare samples: 1 in test, 2 in each fold
+            assert set(dm.split(split).targets.tolist()) == {0, 1, 2, 3}, (fold, split)
+
+
+def test_grouped_folds_never_split_a_group(tmp_path) -> None:
+    groups = np.random.default_rng(0).integers(0, 30, 500)
+    lines = ["x,patient,y", *(f"{i},p{g},{i % 7}" for i, g in enumerate(groups))]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    seen = []
+    for fold in range(4):
+        dm = CSVDataModule(
+            path=str(tmp_path / "t.csv"),
+            target_column="y",
+            group_column="patient",
+            num_folds=4,
+            fold=fold,
+        )
+        dm.setup()
+        sides = {name: set(groups[dm.split(name).rows]) for name in ("train", "val", "test")}
+        assert not sides["train"] & sides["val"]
+        assert not sides["test"] & (sides["train"] | sides["val"])
+        assert dm.features == ["x"]  # the group column is no feature
+        seen.append(sides["val"])
+    assert sum(map(len, seen)) == len(set.union(*seen))  # each group validates in one fold
+
+
+def test_one_group_is_refused(tmp_path) -> None:
+    (tmp_path / "t.csv").write_text("x,g,y\n" + "".join(f"{i},same,{i}\n" for i in range(50)))
+    with pytest.raises(DataError, match="data.group_column holds one group for all 50 samples"):
+        CSVDataModule(path=str(tmp_path / "t.csv"), target_column="y", group_column="g").setup()

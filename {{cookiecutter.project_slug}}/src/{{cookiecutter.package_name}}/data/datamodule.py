@@ -1,6 +1,6 @@
 """What every in-memory DataModule shares: splits, training-only statistics and the DataLoaders."""
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,14 @@ def check_finite(what: str, values: np.ndarray) -> None:
         )
 
 
+def model_selection() -> Any:
+    """scikit-learn's splitters, imported when a split needs them: a plain random split does
+    without their ~1 s import."""
+    from sklearn import model_selection
+
+    return model_selection
+
+
 class ArrayDataModule(L.LightningDataModule):
     """Samples held in memory as arrays, split train/val/test, served by DataLoaders.
 
@@ -47,7 +55,8 @@ class ArrayDataModule(L.LightningDataModule):
     drawn from `split_seed`, independent of the training seed, so runs with different seeds are
     compared on the same validation and test samples. With `num_folds` the samples left after
     the test split are cut into that many folds, and fold `fold` validates (k-fold
-    cross-validation: every fold sees the same test split).
+    cross-validation: every fold sees the same test split). Classification splits and folds
+    keep each class's share (`split_rows()`).
 
     What was learnt from the training split (the classes, `fit()`'s statistics, the samples'
     shape) is the DataModule's `state_dict()`, which Lightning stores in every checkpoint and
@@ -111,7 +120,7 @@ class ArrayDataModule(L.LightningDataModule):
         standardize = Standardize.fit(train_features)
         return {"mean": standardize.mean, "std": standardize.std}
 
-    def transforms(self, fitted: Mapping[str, Any]) -> tuple[Compose, Compose]:
+    def transforms(self, fitted: Mapping[str, Any]) -> tuple[Transform, Transform]:
         """(the transform of every split, the training split's), built from `fit()`'s result."""
         steps: list[Transform] = [ToTensor(torch.float32)]
         if "mean" in fitted:
@@ -126,7 +135,9 @@ class ArrayDataModule(L.LightningDataModule):
         for name, (x, y) in loaded.items():
             check_finite(f"{name} features", x)
             check_finite(f"{name} targets", y)
-        arrays = self._complete_splits(loaded)
+        features, labels = loaded.pop("train")
+        rows = self.split_rows(labels, given=loaded)
+        arrays = loaded | {name: (features[r], labels[r]) for name, r in rows.items()}
         from_checkpoint = list(self.classes) if self.sample_shape else None
         targets = self._encode_targets({name: y for name, (_, y) in arrays.items()})
         if from_checkpoint is not None:  # load_state_dict() came first: keep what it gave
@@ -227,39 +238,92 @@ class ArrayDataModule(L.LightningDataModule):
     def test_set(self) -> ArrayDataset:
         return self.split("test")
 
-    def _complete_splits(self, arrays: dict[str, Arrays]) -> dict[str, Arrays]:
-        """Draws the splits `load()` did not give from its training samples: test first, so it
-        stays the same whatever `val_fraction` or the fold is, then validation: the next
-        `val_fraction` of them, or with `num_folds` the fold `fold` of those left."""
-        if "test" in arrays and "val" in arrays and self.num_folds is None:
-            return arrays
-        if "val" in arrays and self.num_folds is not None:
+    def split_rows(
+        self, labels: np.ndarray, groups: np.ndarray | None = None, given: Collection[str] = ()
+    ) -> dict[str, np.ndarray]:
+        """Row indices of each split not in `given` (splits the data comes with) among
+        `len(labels)` samples: test first (`test_fraction`), so it stays the same whatever
+        `val_fraction` or the fold is, then validation: `val_fraction` of all samples, or with
+        `num_folds` fold `fold` of those left (scikit-learn's splitters). Classification keeps each
+        class's share in every split (stratified); samples of one group (`groups`: a patient, a
+        user) stay on one side of every split."""
+        if "val" in given and self.num_folds is not None:
             raise DataError(
                 f"data.num_folds={self.num_folds}: this data has its own validation split, so it"
                 " has no folds to draw; remove data.num_folds (or give the data no validation"
                 " split)"
             )
-        features, targets = arrays["train"]
-        order = np.random.default_rng(self.split_seed).permutation(len(features))
-        start = 0
-        if "test" not in arrays:
-            start = round(len(features) * self.test_fraction)
-            arrays["test"] = (features[order[:start]], targets[order[:start]])
-        rest = order[start:]
-        if self.num_folds is not None:
-            folds = np.array_split(rest, self.num_folds)
-            val = folds[self.fold]
-            train = np.concatenate([f for i, f in enumerate(folds) if i != self.fold])
-        elif "val" not in arrays:
-            val, train = np.split(rest, [round(len(features) * self.val_fraction)])
+        n = len(labels)
+        if groups is not None and len(np.unique(groups)) < 2:
+            raise DataError(
+                f"data.group_column holds one group for all {n} samples: grouped splits need at"
+                " least one group per split; name a column with several groups, or set"
+                " data.group_column=null"
+            )
+        classes = labels.reshape(n) if self.task == "classification" else None
+        rows = {"train": np.random.default_rng(self.split_seed).permutation(n)}
+        try:
+            if "test" not in given:
+                rows["train"], rows["test"] = self._hold_out(
+                    rows["train"], round(n * self.test_fraction), classes, groups
+                )
+            if self.num_folds is not None:
+                rest = rows["train"]
+                pick = [None if a is None else a[rest] for a in (classes, groups)]
+                kind = {(0, 0): "KFold", (1, 0): "StratifiedKFold", (0, 1): "GroupKFold"}
+                name = kind.get((classes is not None, groups is not None), "StratifiedGroupKFold")
+                splitter = getattr(model_selection(), name)(self.num_folds)
+                train, val = list(splitter.split(rest, *pick))[self.fold]
+                rows["train"], rows["val"] = rest[train], rest[val]
+            elif "val" not in given:
+                rows["train"], rows["val"] = self._hold_out(
+                    rows["train"], round(n * self.val_fraction), classes, groups
+                )
+        except ValueError as err:  # scikit-learn's: too few samples of a class, or groups
+            raise DataError(f"{self._sizes(n, rows)}: {err}") from None
+        wanted = {"train", "val"} | ({"test"} if self.test_fraction else set())
+        empty = [name for name in SPLITS if name in rows and name in wanted and not len(rows[name])]
+        if empty:
+            raise DataError(
+                f"{self._sizes(n, rows)}: the {' and '.join(empty)} split comes out empty; give"
+                " more samples, or raise the empty split's fraction (data.val_fraction,"
+                " data.test_fraction)"
+            )
+        return rows
+
+    def _sizes(self, n: int, rows: dict[str, np.ndarray]) -> str:
+        folds = f", data.num_folds={self.num_folds}" if self.num_folds else ""
+        counts = ", ".join(f"{name} {len(rows[name])}" for name in SPLITS if name in rows)
+        return (
+            f"{n} sample{'s' * (n != 1)} split as {counts} (data.val_fraction={self.val_fraction},"
+            f" data.test_fraction={self.test_fraction}{folds})"
+        )
+
+    def _hold_out(
+        self, rows: np.ndarray, size: int, labels: np.ndarray | None, groups: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows kept, about `size` rows held out): whole groups, or each class's share (where
+        each class has two samples and the split one per class), or the first `size` of `rows`
+        (already shuffled)."""
+        if not size or (labels is None and groups is None):
+            return rows[size:], rows[:size]
+        if groups is not None:
+            splitter: Any = model_selection().GroupShuffleSplit(
+                1, test_size=size / len(rows), random_state=self.split_seed
+            )
         else:
-            val, train = None, rest
-        if val is not None:
-            arrays["val"] = (features[val], targets[val])
-        if not len(train):
-            raise DataError(f"no training samples left out of {len(features)}; lower the fractions")
-        arrays["train"] = (features[train], targets[train])
-        return arrays
+            splitter = model_selection().StratifiedShuffleSplit(
+                1, test_size=size, random_state=self.split_seed
+            )
+        try:
+            kept, held = next(
+                splitter.split(rows, *(a if a is None else a[rows] for a in (labels, groups)))
+            )
+        except ValueError:  # too few samples of a class to stratify: a plain draw then
+            if groups is not None:
+                raise
+            return rows[size:], rows[:size]
+        return rows[kept], rows[held]
 
     def _encode_targets(self, targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Classification labels become class indices (kept in `classes`); regression targets
@@ -294,7 +358,11 @@ class ArrayDataModule(L.LightningDataModule):
         on it (no training augmentation): row i of the output is sample i."""
         dataset = self.split(split)
         plain = ArrayDataset(
-            dataset.features, dataset.targets, self.eval_transform, self.target_transform
+            dataset.features,
+            dataset.targets,
+            self.eval_transform,
+            self.target_transform,
+            dataset.rows,
         )
         return self._loader(plain, shuffle=False)
 

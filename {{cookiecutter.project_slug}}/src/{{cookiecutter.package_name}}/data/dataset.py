@@ -20,6 +20,9 @@ class ArrayDataset(Dataset):
     it, instead of one Python call per sample followed by stacking (the transforms' contract is
     in transforms.py). The batch comes out already collated, so loaders over this dataset pass
     `collate_fn=ArrayDataset.collate` (the project's DataModules do).
+
+    With `rows`, the dataset is those rows of `features` (a split of a table kept whole, e.g.
+    memory-mapped), read only when a batch asks for them; `targets` are then the split's own.
     """
 
     def __init__(
@@ -28,24 +31,28 @@ class ArrayDataset(Dataset):
         targets: np.ndarray,
         transform: Transform | None = None,
         target_transform: Transform | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
-        if len(features) != len(targets):
+        if len(features if rows is None else rows) != len(targets):
             raise ValueError(f"{len(features)} feature rows but {len(targets)} targets")
         self.features = features
         self.targets = targets
         self.transform = transform
         self.target_transform = target_transform
+        self.rows = rows
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.targets)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
-        return self._apply(self.features[index], self.targets[index])
+        row = index if self.rows is None else self.rows[index]
+        return self._apply(self.features[row], self.targets[index])
 
     def __getitems__(self, indices: Sequence[int]) -> tuple[Any, Any]:
         """The batch at `indices` as (features, targets), each transformed once."""
-        rows = np.asarray(indices)
-        return self._apply(self.features[rows], self.targets[rows])
+        index = np.asarray(indices)
+        rows = index if self.rows is None else self.rows[index]
+        return self._apply(self.features[rows], self.targets[index])
 
     def _apply(self, x: Any, y: Any) -> tuple[Any, Any]:
         if self.transform is not None:
