@@ -20,6 +20,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from lightning.pytorch import loggers
 from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import OmegaConf
 
 
 @runtime_checkable
@@ -76,21 +77,15 @@ def compared_hyperparameters(config: Mapping[str, Any], overrides: Iterable[str]
     (`trainer.max_epochs=40`). A `_target_` shows as its class's name (`model/optimizer/class:
     AdamW`); paths, unset values and loading plumbing are left out: the data's fingerprint in
     run_info.json says which data it was."""
-    chosen = {key: config[key] for key in COMPARED_GROUPS if key in config}
+    full = OmegaConf.create(dict(config))
+    chosen = OmegaConf.masked_copy(full, [key for key in COMPARED_GROUPS if key in full])
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         key = override.key_or_group
-        if key.split(".")[0] in (*COMPARED_GROUPS, *LEFT_OUT_GROUPS):
-            continue
-        node: Any = config
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if node is not None and not isinstance(node, Mapping | list):  # a value, not a group
-            target = chosen
-            *parents, name = key.split(".")
-            for part in parents:
-                target = target.setdefault(part, {})
-            target[name] = node
-    return readable(chosen)
+        value = OmegaConf.select(full, key, default=None)
+        left_out = key.split(".")[0] in (*COMPARED_GROUPS, *LEFT_OUT_GROUPS)
+        if not (left_out or value is None or OmegaConf.is_config(value)):  # a value, not a group
+            OmegaConf.update(chosen, key, value, force_add=True)
+    return readable(OmegaConf.to_container(chosen))
 
 
 def readable(node: Any) -> Any:

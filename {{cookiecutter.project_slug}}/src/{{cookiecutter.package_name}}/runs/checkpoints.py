@@ -78,10 +78,11 @@ def from_checkpoint(cfg: DictConfig) -> tuple[DictConfig, str, dict[str, Any]]:
 
 
 def continue_tracker_runs(cfg: DictConfig, ckpt_path: str | None) -> None:
-    """Points each logger of `cfg` at the run the checkpoint to resume from was logged to (a
-    W&B or MLflow run, a TensorBoard folder), so the curves go on there; an argument given on
-    the command line (`+logger.wandb.id=...`) wins. Without `ckpt_path`: the run's own
-    last.ckpt, which a requeued job or a resumed sweep trial continues from."""
+    """Points each logger of `cfg` at the run the checkpoint to resume from was logged to
+    (what its `resume_arguments` kept: a run id, a folder), so the curves go on there; an
+    argument given on the command line (`logger.<name>.<argument>=...`) wins. Without
+    `ckpt_path`: the run's own last.ckpt, which a requeued job or a resumed sweep trial
+    continues from."""
     path = Path(ckpt_path or Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
     if not cfg.get("logger") or not path.is_file():
         return

@@ -19,26 +19,8 @@ from . import write_atomically
 MODEL_CARD = "MODEL_CARD.md"
 FENCE = "---\n"
 
-BODY = """
-# {title}
-
-A {task} model trained with PyTorch Lightning and Hydra ({package}). Its metrics, data
-fingerprint, hyperparameters and library versions are in the front matter above; the run's
-folder holds its checkpoints, `config_resolved.yaml` and `run_info.json`.
-
-## Intended use
-
-_To fill in: what the model is for and for whom, and what it must not be used for._
-
-## Training data
-
-_To fill in: where the data comes from, what it covers and what it leaves out._ The
-`data_fingerprint` above identifies its files; eval.py and predict.py say when they differ.
-
-## Limitations
-
-_To fill in: where the model is known to fail, its biases, and the risks of using it._
-"""
+# The text below a new card's front matter, with {title}, {task} and {package} filled in.
+BODY = Path(__file__).with_name("model_card.md")
 
 
 def package_license(package: str) -> str:
@@ -80,7 +62,8 @@ def write_model_card(
         front, body = read_model_card(path)
     else:
         front = {**about, "model-index": [{"name": title, "results": []}]}
-        body = BODY.format(title=title, task=result["task"]["type"], package=__name__.split(".")[0])
+        task, package = result["task"]["type"], __name__.split(".")[0]
+        body = "\n" + BODY.read_text().format(title=title, task=task, package=package)
     results = front["model-index"][0]["results"]
     same = (result["source"]["name"], result["dataset"])
     kept = [r for r in results if (r["source"]["name"], r["dataset"]) != same]
