@@ -42,7 +42,8 @@ def test_model_card_holds_the_metrics_and_the_data_fingerprint(tmp_path: Path, c
         file.write("0.5,0.5,0.0,1.5,down\n")
     last = run_dir / "checkpoints" / "last.ckpt"
     evaluated = evaluate(compose_config(tmp_path / "eval", f"ckpt_path={last}"))
-    assert "The data has changed since" in caplog.text
+    assert "The data has changed since" in caplog.text  # a row more: every hash differs
+    assert "1 files of" in caplog.text
     card = ModelCard.load(run_dir / "MODEL_CARD.md")  # the trained run's card, updated
     assert results(card, "eval.py") == json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert results(card, "eval.py") == evaluated
@@ -59,14 +60,14 @@ def test_the_fingerprint_sees_new_contents_and_times(tmp_path: Path) -> None:
     trained = data_fingerprint(config)
     assert trained is not None and (trained["files"], trained["bytes"]) == (3, 768_000)
     assert data_change(trained, data_fingerprint(config)) is None
-    with (folder / "b" / "3.png").open("r+b") as file:  # the same size, another byte
+    sizes = " (3 files of 768000 bytes; trained on 3 files of 768000 bytes)"
+    edited = folder / "b" / "3.png"
+    before = edited.stat()
+    with edited.open("r+b") as file:  # another byte; the same size and time (set back below)
         file.write(b"\xff")
+    os.utime(edited, ns=(before.st_atime_ns, before.st_mtime_ns))
     changed = data_fingerprint(config)
-    assert data_change(trained, changed) == (
-        "the same number of files and bytes, with other names, sizes or contents"
-    )
-    os.utime(folder / "a" / "1.png", ns=(0, 0))
-    assert data_change(changed, data_fingerprint(config)) == (
-        "the same files, sizes and sampled contents, with other modification times"
-    )
+    assert data_change(trained, changed) == "sampled_contents differ" + sizes
+    os.utime(folder / "a" / "1.png", ns=(0, 0))  # copied elsewhere, say: the same contents
+    assert data_change(changed, data_fingerprint(config)) == "modification_times differ" + sizes
     assert data_fingerprint({"num_samples": 2000}) is None  # generated data: its config says it
