@@ -310,7 +310,8 @@ class OptunaSweeper(Sweeper):
         )
         with warnings.catch_warnings():  # experimental since optuna 3.2, unchanged since
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([self.config.monitor.metric])  # optuna-dashboard's label
+            if metric := OmegaConf.select(self.config, "monitor.metric"):  # dashboard's label
+                study.set_metric_names([metric])
         where, sampler_name = self.storage or "memory", type(sampler).__name__
         log.info("Study %s in %s, %d trials before", study.study_name, where, len(study.trials))
         log.info("%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, sampler_name)
