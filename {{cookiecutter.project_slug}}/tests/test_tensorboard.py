@@ -10,7 +10,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 from {{ cookiecutter.package_name }}.tools.plots import read_curves
 from {{ cookiecutter.package_name }}.training import train
 
-from .test_tracking import assert_png
+from .test_tracking import assert_png, offline_env, run_train
 
 
 def test_tensorboard_events_hparams_csv_and_plot(make_config, tmp_path: Path) -> None:
@@ -41,3 +41,18 @@ def test_tensorboard_events_hparams_csv_and_plot(make_config, tmp_path: Path) ->
     assert hparams["run_info/params_total"].number_value == 9  # nn.Linear(8, 1)
     [final] = events.Scalars("hp/test/r2")
     assert final.value == pytest.approx(metrics["test/r2"], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_a_run_resumed_from_its_checkpoint_writes_on_into_the_same_tensorboard_run(
+    tmp_path: Path,
+) -> None:
+    env = offline_env(tmp_path)
+    run_train(tmp_path, env, "logger=tensorboard", "trainer.max_epochs=2")
+    run_train(tmp_path, env, "logger=tensorboard", "ckpt_path=last", "trainer.max_epochs=4")
+    [folder] = (tmp_path / "logs" / "runs").glob("*/tensorboard")  # the first run's, only
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    assert [int(event.value) for event in events.Scalars("epoch")][-1] == 4  # ended at epoch 4
+    steps = [event.step for event in events.Scalars("val/loss")]
+    assert len(steps) == 4 and steps == sorted(set(steps))  # all four epochs, one curve
