@@ -18,7 +18,7 @@ from .conftest import (
     running_job,
     serving,
 )
-from .test_tracking import SHORT_RUN, assert_png
+from .test_tracking import SHORT_RUN, assert_png, offline_env, run_train
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +38,7 @@ def test_mlflow_metrics_tags_and_artifacts_in_the_project(tmp_path: Path) -> Non
         metrics = train(cfg)
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/logs/mlflow.db")
     [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # training runs
     [run] = client.search_runs([experiment.experiment_id])
     assert run.info.status == "FINISHED"
     assert run.info.run_name == "logger.mlflow.log_model=true,trainer.max_epochs=2"
@@ -100,3 +101,19 @@ def test_mlflow_ui_serves_the_project_database_and_the_project_reads_it_after(
     client = MlflowClient(tracking_uri=store)
     [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
     assert len(client.search_runs([experiment.experiment_id])) == 2
+
+
+@pytest.mark.slow
+def test_mlflow_run_resumed_from_its_checkpoint_continues_the_same_run(tmp_path: Path) -> None:
+    env = offline_env(tmp_path)
+    run_train(tmp_path, env, "logger=mlflow", "trainer.max_epochs=2", "seed=3")
+    run_train(tmp_path, env, "logger=mlflow", "ckpt_path=last", "trainer.max_epochs=4", "seed=3")
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/logs/mlflow.db")
+    [experiment] = [e for e in client.search_experiments() if e.name != "Default"]
+    [run] = client.search_runs([experiment.experiment_id])  # one run, not two
+    assert run.info.status == "FINISHED"
+    epochs = client.get_metric_history(run.info.run_id, "epoch")
+    assert {0, 1, 2, 3} <= {int(m.value) for m in epochs}
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/loss")]
+    assert len(steps) == 4 and steps == sorted(set(steps))  # the curve goes on, step by step
+    assert run.data.params["trainer/max_epochs"] == "2"  # as the run began: MLflow keeps it

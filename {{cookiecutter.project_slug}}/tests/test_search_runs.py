@@ -58,7 +58,9 @@ def overrides_of(run_dir: Path) -> list[str]:
 def test_optuna_search_beats_its_worst_trial(tmp_path: Path) -> None:
     result = run_train(tmp_path, *SEARCH, "hydra.sweeper.n_trials=3")
     assert result.returncode == 0, result.stderr
-    trials = load_study(tmp_path).trials
+    study = load_study(tmp_path)
+    assert study.metric_names == ["val/loss"]  # optuna-dashboard's name for the objective
+    trials = study.trials
     assert [t.state.name for t in trials] == ["COMPLETE"] * 3
     best = min(trials, key=trial_value)
     worst = max(trials, key=trial_value)

@@ -124,23 +124,25 @@ def test_wandb_runs_offline_without_login_or_network(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_wandb_run_resumed_by_id_continues_where_it_stopped(tmp_path: Path) -> None:
-    # Any argument of wandb.init passes through: the same id (and resume=allow, Lightning's
-    # default too) makes the second run part of the first; offline, W&B joins them on sync.
-    run_id = ("logger=wandb", "+logger.wandb.id=resume-me", "callbacks=default")
-    run_train(tmp_path, offline_env(tmp_path), *run_id, "trainer.max_epochs=2")
-    resumed = (*run_id, "+logger.wandb.resume=allow", "ckpt_path=last", "trainer.max_epochs=4")
+def test_wandb_run_resumed_from_its_checkpoint_continues_the_same_run(tmp_path: Path) -> None:
+    # The checkpoint keeps the run's id: `ckpt_path=last` continues that run, with no id typed.
+    # Offline, the second part is a second offline run with that id, its steps going on from
+    # the first's; `wandb sync` joins them.
+    run_train(tmp_path, offline_env(tmp_path), "logger=wandb", "trainer.max_epochs=2")
+    resumed = ("logger=wandb", "ckpt_path=last", "trainer.max_epochs=4")
     run_train(tmp_path, offline_env(tmp_path), *resumed)
     runs = wandb_runs(tmp_path / "logs" / "runs")
-    assert [first(run, "run").run_id for run in runs] == ["resume-me", "resume-me"]
-    assert all(first(run, "run").resume for run in runs)
+    [run_id] = {first(run, "run").run_id for run in runs}
+    assert len(runs) == 2 and first(runs[1], "run").resume
     assert [first(run, "exit").exit_code for run in runs] == [0, 0]
 
-    def epochs(run: list) -> list[int]:
+    def history(run: list, key: str) -> list[int]:
         rows = [items(r.history.item) for r in run if r.WhichOneof("record_type") == "history"]
-        return sorted({int(row["epoch"]) for row in rows if "val/loss" in row})
+        return sorted({int(row[key]) for row in rows if "val/loss" in row})
 
-    assert epochs(runs[0]) == [0, 1] and epochs(runs[1]) == [2, 3]  # the history continues
+    assert history(runs[0], "epoch") == [0, 1] and history(runs[1], "epoch") == [2, 3]
+    steps = [history(run, "trainer/global_step") for run in runs]
+    assert steps[0][-1] < steps[1][0]  # the x axis goes on where the first part stopped
 
 
 @contextmanager

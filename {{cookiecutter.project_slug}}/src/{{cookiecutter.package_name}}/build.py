@@ -38,13 +38,14 @@ def build(
     logger group (else none)."""
     datamodule = build_node("data", cfg.data)
     model = build_node("model", cfg.model, **model_options)
-    record = RunRecord(cfg, Path(cfg.paths.output_dir))
+    # By config key: a resumed run's checkpoint names each tracker run so (`RunRecord`).
+    group = cfg.get("logger") if loggers else None
+    chosen = [key for key, node in (group or {}).items() if node and "_target_" in node]
+    run_loggers = dict(zip(chosen, build_group("logger", group), strict=True))
+    record = RunRecord(cfg, Path(cfg.paths.output_dir), run_loggers)
     group = build_group("callbacks", cfg.get("callbacks")) if callbacks else []
     trainer = build_node(
-        "trainer",
-        cfg.trainer,
-        callbacks=[*group, record],
-        logger=(build_group("logger", cfg.get("logger")) if loggers else []) or False,
+        "trainer", cfg.trainer, callbacks=[*group, record], logger=[*run_loggers.values()] or False
     )
     return Built(datamodule, model, trainer, record)
 

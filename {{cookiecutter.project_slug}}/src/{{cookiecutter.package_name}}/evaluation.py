@@ -10,6 +10,7 @@ from .build import build, scalars
 from .runs import print_metrics, save_metrics
 from .runs.checkpoints import from_checkpoint
 from .runs.checks import check_before_start
+from .runs.model_card import MODEL_CARD
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     read.
     """
     output_dir = Path(cfg.paths.output_dir)
-    cfg, _, _ = from_checkpoint(cfg)
+    cfg, trained, _ = from_checkpoint(cfg)
     ckpt_path = check_before_start(cfg, checkpoint_required=True)
     L.seed_everything(cfg.seed, workers=True)
     built = build(cfg)
@@ -33,5 +34,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     built.record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
+        # The trained run's model card gets the results (a checkpoint from elsewhere: one here).
+        run_dir = Path(trained).resolve().parent.parent
+        if not (run_dir / MODEL_CARD).is_file():
+            run_dir = output_dir
+        card = built.record.write_model_card(trainer, metrics, "eval.py", run_dir)
+        log.info("Model card: %s", card)
         print_metrics(metrics, title="Test metrics")
     return metrics

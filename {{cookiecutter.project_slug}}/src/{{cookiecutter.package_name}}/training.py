@@ -19,7 +19,7 @@ from .callbacks import last_checkpoint
 from .errors import TrainingDiverged
 from .loggers import end_runs
 from .runs import print_metrics, remove_partial_files, save_metrics
-from .runs.checkpoints import command_line_overrides, read_checkpoint
+from .runs.checkpoints import command_line_overrides, continue_tracker_runs, read_checkpoint
 from .runs.checks import check_before_start
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
         return json.loads((output_dir / "metrics.json").read_text())
     L.seed_everything(cfg.seed, workers=True)
+    continue_tracker_runs(cfg, ckpt_path)
 
     built = build(cfg, callbacks=True, compile=cfg.compile)
     datamodule, model, trainer = built.datamodule, built.model, built.trainer
@@ -84,6 +85,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     built.record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
+        built.record.write_model_card(trainer, metrics, "train.py", output_dir)
         print_metrics(metrics)
         from .tools.plots import plot_csv_log  # matplotlib, only once the results are saved
 

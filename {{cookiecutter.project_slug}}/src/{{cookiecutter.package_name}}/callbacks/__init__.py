@@ -15,8 +15,21 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from ..errors import TrainingDiverged
-from ..loggers import FinalResults
-from ..runs import RUN_CONFIG, RUN_INFO, atomic_open, git_state, job_config, record_run
+from ..loggers import FinalResults, Resumable, compared_hyperparameters
+from ..runs import (
+    DATA_FINGERPRINT,
+    RUN_CONFIG,
+    RUN_INFO,
+    TRACKER_RUNS,
+    atomic_open,
+    git_state,
+    job_config,
+    package_versions,
+    record_run,
+)
+from ..runs.checkpoints import command_line_overrides
+from ..runs.fingerprint import data_fingerprint
+from ..runs.model_card import model_index_result, package_license, write_model_card
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +110,20 @@ class CheckpointOnSigterm(OnExceptionCheckpoint):
 
 
 class RunRecord(Callback):
-    """Records the run once its work starts: the resolved config and provenance in the run
-    folder (`record_run`), and the hyperparameters with the model's size in every logger;
-    at the end, `log_results` puts the final metrics beside them. Every checkpoint carries the
-    resolved config too, so eval.py, predict.py and the other commands rebuild the model it holds
-    from the file alone (runs/checkpoints.py)."""
+    """Records the run once its work starts: the resolved config, provenance and the data's
+    fingerprint in the run folder (`record_run`), and the hyperparameters a person compares
+    with the model's size in every logger; at the end, `log_results` puts the final metrics
+    beside them and `write_model_card` the model card. Every checkpoint carries the resolved
+    config too, so eval.py, predict.py and the other commands rebuild the model it holds from
+    the file alone (runs/checkpoints.py), the data's fingerprint, and what continues each
+    tracker's run when training resumes from it (`loggers`: the run's, by config key)."""
 
-    def __init__(self, cfg: DictConfig, output_dir: Path) -> None:
+    def __init__(self, cfg: DictConfig, output_dir: Path, loggers: dict[str, Any]) -> None:
         self.config = job_config(cfg)  # resolved now: spawned DDP processes have no Hydra state
+        self.overrides = command_line_overrides()
         self.output_dir = output_dir
+        self.loggers = loggers
+        self.data_fingerprint: dict[str, Any] | None = None
         self.hyperparameters: dict[str, Any] | None = None  # as the loggers got them
         self.logged: set[str] = set()  # the metrics Lightning logged, stage by stage
 
@@ -123,6 +141,13 @@ class RunRecord(Callback):
     ) -> None:
         # Plain values, which torch.load(weights_only=True) reads: see runs/checkpoints.py.
         checkpoint[RUN_CONFIG] = self.config
+        if trainer.is_global_zero:  # the process that writes the file and holds the runs
+            checkpoint[DATA_FINGERPRINT] = self.data_fingerprint
+            checkpoint[TRACKER_RUNS] = {
+                key: logger.resume_arguments()
+                for key, logger in self.loggers.items()
+                if isinstance(logger, Resumable)
+            }
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.logged |= set(trainer.callback_metrics)
@@ -138,11 +163,11 @@ class RunRecord(Callback):
         if not trainer.is_global_zero or self.hyperparameters is not None:
             return
         config = dict(self.config)
+        self.data_fingerprint = data_fingerprint(config["data"])
         if not (self.output_dir / RUN_INFO).exists():  # a resumed job keeps its first record
-            record_run(self.output_dir, config)
+            record_run(self.output_dir, config, {DATA_FINGERPRINT: self.data_fingerprint})
         params = list(pl_module.parameters())
-        # The tags go to the trackers as tags (conf/logger/), not as a hyperparameter.
-        self.hyperparameters = {key: value for key, value in config.items() if key != "tags"}
+        self.hyperparameters = compared_hyperparameters(config, self.overrides)
         self.hyperparameters["run_info"] = {
             "git_commit": git_state(Path(__file__).resolve().parent)["commit"],
             "params_total": sum(p.numel() for p in params),
@@ -168,6 +193,32 @@ class RunRecord(Callback):
                 new = {k: v for k, v in metrics.items() if k not in self.logged}
                 if new:
                     logger.log_metrics(new, step=step)
+
+    def write_model_card(
+        self, trainer: L.Trainer, metrics: dict[str, float], command: str, run_dir: Path
+    ) -> Path | None:
+        """<run_dir>/MODEL_CARD.md with `command`'s `metrics` (saved in this run's
+        metrics.json) as a result, on the data the run used (runs/model_card.py)."""
+        if not trainer.is_global_zero or self.hyperparameters is None:
+            return None
+        hparams = trainer.lightning_module.hparams
+        kind = "image" if len(hparams.get("input_shape", ())) == 3 else "tabular"
+        dataset = str(self.config["data"]["_target_"]).rsplit(".", 1)[-1]
+        if self.data_fingerprint:
+            dataset += f" ({', '.join(Path(p).name for p in self.data_fingerprint['paths'])})"
+        task = f"{kind}-{hparams.get('task', 'regression')}"
+        result = model_index_result(
+            command, self.output_dir / "metrics.json", task, dataset, metrics
+        )
+        package = __name__.split(".")[0]
+        about = {
+            "license": package_license(package),
+            "tags": ["pytorch", "lightning", "hydra"],
+            DATA_FINGERPRINT: self.data_fingerprint,
+            "hyperparameters": self.hyperparameters,
+            "library_versions": package_versions(),
+        }
+        return write_model_card(run_dir, package.replace("_", "-"), result, about)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -1,7 +1,9 @@
 """The experiment loggers of conf/logger/: Lightning's own, with the run's name and tags set
 and the decisions made at run time. CSV is here; each other tracker has a module of its own in
 this package, which its config names, and owns what it does differently at the end of a run
-(`FinalResults`, `EndOfRun`).
+(`FinalResults`, `EndOfRun`) and what continues its run after a restart (`Resumable`). Every
+tracker gets the same hyperparameters, those a person compares runs by
+(`compared_hyperparameters`).
 
 Lightning imports the tracking packages only when a logger starts, so a run that does not
 select them never pays their import time.
@@ -9,14 +11,16 @@ select them never pays their import time.
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from lightning.pytorch import loggers
 from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import OmegaConf
 
 
 @runtime_checkable
@@ -35,6 +39,14 @@ class EndOfRun(Protocol):
     def end_run(self) -> None: ...
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A logger whose run a restarted training continues: `resume_arguments()` are the keyword
+    arguments of its config that reopen this run; the checkpoint keeps them."""
+
+    def resume_arguments(self) -> dict[str, Any]: ...
+
+
 def end_runs(run_loggers: Iterable[Any]) -> None:
     """Lets each logger that needs it close its run, so each multirun job is complete before
     the next starts."""
@@ -50,6 +62,42 @@ def overrides_name() -> str | None:
         return None
     job = HydraConfig.get()
     return job.job.override_dirname or Path(job.runtime.output_dir).name
+
+
+# Keys no one compares runs by: Hydra's instructions, where files are, how fast data loads.
+HIDDEN_KEYS = {"_partial_", "_convert_", "_recursive_", "monitor"}
+HIDDEN_KEYS |= {"num_workers", "pin_memory", "download"}
+COMPARED_GROUPS = ("seed", "model", "data")  # always; other keys when the run overrides them
+LEFT_OUT_GROUPS = {"logger", "hydra", "paths", "tags", "ckpt_path"}
+
+
+def compared_hyperparameters(config: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """What a person compares runs by, for every tracker: the seed, the model (network,
+    optimizer, scheduler) and the data, and any other key the run overrides
+    (`trainer.max_epochs=40`). A `_target_` shows as its class's name (`model/optimizer/class:
+    AdamW`); paths, unset values and loading plumbing are left out: the data's fingerprint in
+    run_info.json says which data it was."""
+    full = OmegaConf.create(dict(config))
+    chosen = OmegaConf.masked_copy(full, [key for key in COMPARED_GROUPS if key in full])
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        value = OmegaConf.select(full, key, default=None)
+        left_out = key.split(".")[0] in (*COMPARED_GROUPS, *LEFT_OUT_GROUPS)
+        if not (left_out or value is None or OmegaConf.is_config(value)):  # a value, not a group
+            OmegaConf.update(chosen, key, value, force_add=True)
+    return readable(OmegaConf.to_container(chosen))
+
+
+def readable(node: Any) -> Any:
+    if not isinstance(node, Mapping):
+        return node
+    shown: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "_target_":
+            shown["class"] = str(value).rsplit(".", 1)[-1]
+        elif not (value is None or key in HIDDEN_KEYS or key.endswith(("path", "dir"))):
+            shown[key] = readable(value)
+    return shown
 
 
 def sweep_group() -> str | None:

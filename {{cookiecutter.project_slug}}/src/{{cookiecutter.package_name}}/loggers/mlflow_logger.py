@@ -1,5 +1,6 @@
 """MLflow: Lightning's `MLFlowLogger`, with a local SQLite store unless a server is given."""
 
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,13 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from . import overrides_name
 
+log = logging.getLogger(__name__)
+
 # Tracking URIs of a server, which keeps the artifacts where it is configured to.
 SERVER_SCHEMES = ("http://", "https://", "databricks")
+# The experiment tag by which MLflow 3's UI opens an experiment on its training runs (without
+# it, on its GenAI traces: "No data available").
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 
 class MLFlowLogger(loggers.MLFlowLogger):
@@ -21,7 +27,9 @@ class MLFlowLogger(loggers.MLFlowLogger):
 
     Makes the folder of a `sqlite:///` store, which SQLite does not. With `log_model=true` it
     logs the best and the last checkpoint of every `ModelCheckpoint` at the end, each under its
-    own name (Lightning's `MLFlowLogger` logs those of the last one that saved).
+    own name (Lightning's `MLFlowLogger` logs those of the last one that saved). A run resumed
+    from a checkpoint (`run_id`, which the checkpoint keeps) continues that run: its curves go
+    on, and its parameters stay those it began with (MLflow refuses to change them).
     """
 
     def __init__(
@@ -40,6 +48,11 @@ class MLFlowLogger(loggers.MLFlowLogger):
         else:
             artifact_location = None
         labels = dict(tags) if isinstance(tags, Mapping) else dict.fromkeys(tags, "true")
+        if (run_id := kwargs.get("run_id")) and not run_exists(tracking_uri, run_id):
+            log.warning("MLflow: no run %s in %s; starting a new run", run_id, tracking_uri)
+            kwargs["run_id"] = None
+        self.resumed = bool(kwargs.get("run_id"))
+        self.kind_tagged = False
         super().__init__(
             tracking_uri=tracking_uri,
             run_name=run_name or overrides_name(),
@@ -49,6 +62,23 @@ class MLFlowLogger(loggers.MLFlowLogger):
         )
         self.log_checkpoints = log_model
         self.saving_callbacks: dict[int, ModelCheckpoint] = {}
+
+    @property
+    def experiment(self) -> Any:
+        client = super().experiment
+        if not self.kind_tagged and getattr(rank_zero_only, "rank", 0) == 0:
+            self.kind_tagged = True
+            key, kind = EXPERIMENT_KIND
+            if key not in client.get_experiment(self.experiment_id).tags:  # the user's kind wins
+                client.set_experiment_tag(self.experiment_id, key, kind)
+        return client
+
+    def resume_arguments(self) -> dict[str, Any]:
+        return {"run_id": self.run_id}
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.resumed:  # logged when the run began, and MLflow keeps them unchanged
+            super().log_hyperparams(params, *args, **kwargs)
 
     def after_save_checkpoint(self, checkpoint_callback: ModelCheckpoint) -> None:
         if self.log_checkpoints:  # logged at the end, when each callback's files are final
@@ -65,3 +95,15 @@ class MLFlowLogger(loggers.MLFlowLogger):
         for path in sorted(paths):
             self.experiment.log_artifact(self.run_id, path, artifact_path=Path(path).stem)
         super().finalize(status)
+
+
+def run_exists(tracking_uri: str, run_id: str) -> bool:
+    """Whether the store holds the run (a checkpoint copied from elsewhere names another's)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        MlflowClient(tracking_uri).get_run(run_id)
+    except MlflowException:
+        return False
+    return True

@@ -56,7 +56,12 @@ def wandb_mode() -> str:
 
 class WandbLogger(loggers.WandbLogger):
     """Lightning's `WandbLogger`, offline without prompting when no login exists, named after
-    the run's overrides and grouped by sweep unless `name` and `group` say otherwise."""
+    the run's overrides and grouped by sweep unless `name` and `group` say otherwise.
+
+    A run resumed from a checkpoint continues the W&B run that saved it (`resume_arguments`):
+    online in place; offline, as a second offline run with the same id whose steps
+    (`trainer/global_step`, `epoch`) go on from the first's, which `wandb sync` joins.
+    """
 
     def __init__(
         self,
@@ -77,6 +82,9 @@ class WandbLogger(loggers.WandbLogger):
             mode=mode,
             **kwargs,
         )
+
+    def resume_arguments(self) -> dict[str, Any]:
+        return {"id": self.version, "resume": "allow"}
 
     def end_run(self) -> None:
         """Closes the W&B run, so each multirun job is complete before the next starts."""

@@ -27,6 +27,8 @@ from ..errors import ConfigError, ProjectError
 PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy")
 RUN_INFO = "run_info.json"  # written once training starts: a folder without it never ran
 RUN_CONFIG = "run_config"  # the checkpoint's key for the resolved config of its run
+DATA_FINGERPRINT = "data_fingerprint"  # run_info.json's and the checkpoint's: runs/fingerprint.py
+TRACKER_RUNS = "tracker_runs"  # the checkpoint's: {logger key: the arguments that continue its run}
 RESOLVED_CONFIG = "config_resolved.yaml"  # the config the run's work started with
 PARTIAL = ".*.????????.tmp"  # atomic_open's temporary files: .<name>.<8 random hex digits>.tmp
 
@@ -102,14 +104,18 @@ def write_atomically(path: Path, text: str) -> None:
         file.write(text)
 
 
-def record_run(output_dir: Path, config: Mapping[str, Any]) -> None:
-    """Writes config_resolved.yaml and run_info.json (git, versions, command) into the run."""
+def record_run(
+    output_dir: Path, config: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> None:
+    """Writes config_resolved.yaml and run_info.json (git, versions, command, and `extra`
+    such as the data's fingerprint) into the run."""
     write_atomically(output_dir / RESOLVED_CONFIG, OmegaConf.to_yaml(config))
     info = {
         "command": sys.argv,
         "git": git_state(Path(__file__).resolve().parent),
         "python": platform.python_version(),
         "packages": package_versions(),
+        **(extra or {}),
     }
     write_atomically(output_dir / RUN_INFO, json.dumps(info, indent=2) + "\n")
 

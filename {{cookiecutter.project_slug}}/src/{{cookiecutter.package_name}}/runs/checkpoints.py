@@ -5,7 +5,8 @@ Every checkpoint carries its run's resolved config (`RunRecord` puts it there), 
 shapes (`SupervisedModule` hyperparameters) and the DataModule's `state_dict()` (Lightning
 saves it): enough for the commands after training to rebuild the model with no overrides
 typed again, for checkpoints of single runs, multiruns and sweeps alike, and wherever the file
-was copied to.
+was copied to. It also carries the data's fingerprint, which the commands after training
+compare with the data they read, and each tracker's run, which a resumed training continues.
 """
 
 import logging
@@ -19,8 +20,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..errors import ConfigError
-from . import RUN_CONFIG
+from . import DATA_FINGERPRINT, RUN_CONFIG, TRACKER_RUNS
 from .checks import find_checkpoint
+from .fingerprint import data_change, data_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,30 @@ def from_checkpoint(cfg: DictConfig) -> tuple[DictConfig, str, dict[str, Any]]:
         else:
             apply_settings(cfg, settings, command_line_overrides())
             log.info("Data and model settings from %s", ckpt_path)
+    if change := data_change(checkpoint.get(DATA_FINGERPRINT), data_fingerprint(cfg.data)):
+        log.warning("The data has changed since %s was trained: %s", ckpt_path, change)
     return cfg, ckpt_path, checkpoint
+
+
+def continue_tracker_runs(cfg: DictConfig, ckpt_path: str | None) -> None:
+    """Points each logger of `cfg` at the run the checkpoint to resume from was logged to
+    (what its `resume_arguments` kept: a run id, a folder), so the curves go on there; an
+    argument given on the command line (`logger.<name>.<argument>=...`) wins. Without
+    `ckpt_path`: the run's own last.ckpt, which a requeued job or a resumed sweep trial
+    continues from."""
+    path = Path(ckpt_path or Path(cfg.paths.output_dir) / "checkpoints" / "last.ckpt")
+    if not cfg.get("logger") or not path.is_file():
+        return
+    given = OverridesParser.create().parse_overrides(command_line_overrides())
+    typed = {override.key_or_group for override in given}
+    with open_dict(cfg):
+        for key, arguments in (read_checkpoint(path).get(TRACKER_RUNS) or {}).items():
+            if not cfg.logger.get(key):  # a tracker this run does not log to
+                continue
+            for name, value in arguments.items():
+                if f"logger.{key}.{name}" not in typed:
+                    cfg.logger[key][name] = value
+            log.info("logger.%s continues the run of %s: %s", key, path, arguments)
 
 
 def apply_settings(cfg: DictConfig, settings: Mapping[str, Any], overrides: list[str]) -> None:

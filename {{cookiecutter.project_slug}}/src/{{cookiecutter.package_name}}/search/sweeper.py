@@ -24,6 +24,7 @@ import functools
 import logging
 import math
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -307,6 +308,10 @@ class OptunaSweeper(Sweeper):
             direction=self.direction,
             load_if_exists=True,
         )
+        with warnings.catch_warnings():  # experimental since optuna 3.2, unchanged since
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if metric := OmegaConf.select(self.config, "monitor.metric"):  # dashboard's label
+                study.set_metric_names([metric])
         where, sampler_name = self.storage or "memory", type(sampler).__name__
         log.info("Study %s in %s, %d trials before", study.study_name, where, len(study.trials))
         log.info("%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, sampler_name)
