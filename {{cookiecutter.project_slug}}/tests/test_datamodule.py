@@ -17,7 +17,7 @@ from torch.utils.data import (
 from {{ cookiecutter.package_name }}.data.datamodule import ArrayDataModule
 from {{ cookiecutter.package_name }}.data.regression import SyntheticRegressionDataModule
 from {{ cookiecutter.package_name }}.data.sampling import TensorBatchSampler
-from {{ cookiecutter.package_name }}.data.transforms import Standardize
+from {{ cookiecutter.package_name }}.data.transforms import Compose, Standardize
 from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.models.linear import Linear
 from {{ cookiecutter.package_name }}.models.supervised import SupervisedModule
@@ -63,6 +63,7 @@ def test_batches_have_the_declared_shapes_and_dtypes(datamodule: SyntheticRegres
 
 def test_standardisation_uses_training_statistics_only(datamodule: SyntheticRegressionDataModule):
     transform = datamodule.eval_transform
+    assert isinstance(transform, Compose)
     train = transform(datamodule.train_set.features)
     torch.testing.assert_close(train.mean(0), torch.zeros(5), atol=1e-4, rtol=0)
     torch.testing.assert_close(train.std(0, correction=0), torch.ones(5), atol=1e-4, rtol=0)

@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from huggingface_hub import ModelCard
+from huggingface_hub import ModelCard, ModelCardData
 
 from {{ cookiecutter.package_name }}.evaluation import evaluate
 from {{ cookiecutter.package_name }}.runs.fingerprint import data_change, data_fingerprint
@@ -17,9 +17,9 @@ from .test_table import write_table
 
 def results(card: ModelCard, command: str) -> dict[str, float]:
     """The metrics of `command`'s model-index result, as huggingface_hub reads them."""
-    return {
-        r.metric_type: r.metric_value for r in card.data.eval_results if r.source_name == command
-    }
+    assert isinstance(card.data, ModelCardData)
+    found = card.data.eval_results or []
+    return {r.metric_type: r.metric_value for r in found if r.source_name == command}
 
 
 def test_model_card_holds_the_metrics_and_the_data_fingerprint(tmp_path: Path, caplog) -> None:

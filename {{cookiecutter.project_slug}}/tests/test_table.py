@@ -136,7 +136,7 @@ def test_missing_numbers_and_text_columns_are_encoded_with_training_statistics(
     torch.testing.assert_close(dm.fitted["fill"][0], torch.tensor(mean, dtype=torch.float32))
     # the three most frequent training values; "rare" falls in the column for other values
     assert dm.categories == {"city": ["a", "b", "c"]} and dm.input_shape == (5,)
-    encoded, _ = dm.train_set[: len(dm.train_set)]
+    encoded, _ = dm.train_set.__getitems__(range(len(dm.train_set)))
     assert torch.isfinite(encoded).all() and encoded[:, 1:].sum(1).eq(1).all()  # one-hot
     torch.testing.assert_close(encoded[np.isnan(x), 0], torch.zeros(int(np.isnan(x).sum())))
 
