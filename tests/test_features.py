@@ -41,7 +41,10 @@ MARKERS: dict[str, list[str]] = {
     ],
     "cluster": [r"submitit", r"launcher[=/](slurm|local)", r"\bcluster\b"],
     "export": [
-        r"onnx",
+        r"onnxscript",  # serve reads ONNX files too, through onnxruntime alone
+        r"torch\.onnx",
+        r"format=onnx",
+        r"import onnx$",
         r"export\.py",
         r"export_main",
         r"torch_export",
@@ -52,6 +55,19 @@ MARKERS: dict[str, list[str]] = {
         r"cli\.export",
         r"-export\b",
         r"\[export[],]|,export\]|export = \[",  # the extra
+    ],
+    "serve": [
+        r"litserve",
+        r"serve\.py",
+        r"serve\.yaml",
+        r"serve_main",
+        r"serve_schema",
+        r"ServeConf",
+        r"\.serving\b",
+        r"serving\.py",
+        r"-serve\b",
+        r"make serve",
+        r"\[serve[],]|,serve\]|serve = \[",  # the extra
     ],
     "images": [
         r"mnist",
@@ -126,7 +142,7 @@ def test_extras_follow_the_answers(variants: dict[str, Path]) -> None:
     assert not [line for line in extras["dev"] if line.startswith("my-project")]
     one = load_pyproject(variants["no-wandb"])["project"]["optional-dependencies"]
     assert "wandb" not in one and {"tensorboard", "mlflow", "all-loggers"} <= set(one)
-    assert "my-project[sweeps,cluster,all-loggers,export]" in one["dev"]
+    assert "my-project[sweeps,cluster,all-loggers,export,serve]" in one["dev"]
 
 
 @pytest.mark.parametrize("tracker", sorted(set(DEFAULTS["default_logger"]) - {"csv"}))

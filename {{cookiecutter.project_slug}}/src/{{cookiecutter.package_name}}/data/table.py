@@ -1,7 +1,7 @@
 """Your own table: a CSV file with a header row, some feature columns and one target column."""
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,13 @@ class CSVDataModule(ArrayDataModule):
         if not path.is_file():
             raise DataError(f"input={path} does not exist; give a CSV file of new rows")
         header, rows = read_table(path)
+        return [str(i) for i in range(len(rows))], self.read_rows(header, rows, f"input={path}")
+
+    def read_rows(
+        self, header: Sequence[str], rows: Sequence[Mapping[str, Any]], source: str
+    ) -> np.ndarray:
+        """New rows, column -> value (a CSV file's cells, a JSON object's numbers), as features:
+        the columns must be the training table's; `source` names them in errors."""
         missing = [c for c in self.features if c not in header]
         extra = [c for c in header if c not in self.columns]
         if missing or extra:
@@ -86,13 +93,13 @@ class CSVDataModule(ArrayDataModule):
                 [f"has {', '.join(map(repr, extra))}, unknown to the model"] if extra else []
             )
             raise DataError(
-                f"input={path} {' and '.join(problems)}: its columns must be the training"
+                f"{source} {' and '.join(problems)}: its columns must be the training"
                 f" table's, {self.features} (the target column {self.target_column!r} may be"
                 " there too)"
             )
         if not rows:
-            raise DataError(f"input={path} holds a header but no rows to predict")
-        return [str(i) for i in range(len(rows))], numbers(path, rows, self.features)
+            raise DataError(f"{source} holds a header but no rows to predict")
+        return numbers(source, rows, self.features, fix="give a number")
 
 
 def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -103,8 +110,15 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), rows
 
 
-def numbers(path: Path, rows: list[dict[str, str]], columns: list[str]) -> np.ndarray:
-    """The float32 array (rows, columns) of `columns`; a cell that is no number is named."""
+def numbers(
+    source: object,
+    rows: Sequence[Mapping[str, Any]],
+    columns: list[str],
+    fix: str = "drop it from data.feature_columns (or use data.task=classification for a label"
+    " column)",
+) -> np.ndarray:
+    """The float32 array (rows, columns) of `columns`; a cell that is no number is named, with
+    `fix`."""
     values = np.empty((len(rows), len(columns)), np.float32)
     for i, row in enumerate(rows):
         for j, column in enumerate(columns):
@@ -112,13 +126,11 @@ def numbers(path: Path, rows: list[dict[str, str]], columns: list[str]) -> np.nd
                 values[i, j] = float(row[column])
             except (TypeError, ValueError):
                 raise DataError(
-                    f"{path}: column {column!r} holds {row[column]!r}, not a number; drop it"
-                    " from data.feature_columns (or use data.task=classification for a label"
-                    " column)"
+                    f"{source}: column {column!r} holds {row[column]!r}, not a number; {fix}"
                 ) from None
             if not np.isfinite(values[i, j]):  # float() reads "nan", "inf" and too large numbers
                 raise DataError(
-                    f"{path}: column {column!r} holds {row[column]!r} on line {i + 2}, not a"
+                    f"{source}: column {column!r} holds {row[column]!r} on line {i + 2}, not a"
                     " finite number; fill in or drop the rows without a value"
                 )
     return values
