@@ -19,7 +19,9 @@ import binascii
 import io
 import logging
 import os
+import signal
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,7 @@ def serve(cfg: DictConfig) -> None:
         cfg.port,
         "; requests need the X-API-Key header" if os.environ.get(API_KEY) else "",
     )
+    signal.signal(signal.SIGTERM, partial(stop, os.getpid()))
     server.run(
         host=cfg.host,
         port=cfg.port,
@@ -178,6 +181,15 @@ class ModelAPI(ls.LitAPI):
                 "probabilities": dict(zip(self.classes, probabilities.tolist(), strict=True)),
             }
         )
+
+
+def stop(main_pid: int, signum: int, frame: object) -> None:
+    """SIGTERM (docker stop, a supervisor) stops the server as Ctrl-C does, and LitServe then
+    stops its worker processes, which a plain TERM leaves running; its HTTP servers, forked
+    with this handler, just exit."""
+    if os.getpid() != main_pid:
+        raise SystemExit(0)
+    raise KeyboardInterrupt
 
 
 def image_file(request: dict[str, Any]) -> io.BytesIO:
