@@ -1,7 +1,7 @@
 """Your own table: a CSV file with a header row, some feature columns and one target column."""
 
 import csv
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +80,13 @@ class CSVDataModule(ArrayDataModule):
         header, rows = read_table(path)
         return [str(i) for i in range(len(rows))], self.read_rows(header, rows, f"input={path}")
 
-    def read_rows(
-        self, header: Sequence[str], rows: Sequence[Mapping[str, Any]], source: str
-    ) -> np.ndarray:
-        """New rows, column -> value (a CSV file's cells, a JSON object's numbers), as features:
-        the columns must be the training table's; `source` names them in errors."""
+    def read_rows(self, header: list[str], rows: list[dict[str, Any]], source: str) -> np.ndarray:
+        """New rows (column -> value: a CSV file's, a JSON request's) as features, checked."""
         missing = [c for c in self.features if c not in header]
         extra = [c for c in header if c not in self.columns]
         if missing or extra:
-            problems = [f"lacks {', '.join(map(repr, missing))}"] if missing else []
-            problems += (
-                [f"has {', '.join(map(repr, extra))}, unknown to the model"] if extra else []
-            )
+            problems = [f"lacks {', '.join(map(repr, missing))}"] * bool(missing)
+            problems += [f"has {', '.join(map(repr, extra))}, unknown to the model"] * bool(extra)
             raise DataError(
                 f"{source} {' and '.join(problems)}: its columns must be the training"
                 f" table's, {self.features} (the target column {self.target_column!r} may be"
@@ -99,7 +94,7 @@ class CSVDataModule(ArrayDataModule):
             )
         if not rows:
             raise DataError(f"{source} holds a header but no rows to predict")
-        return numbers(source, rows, self.features, fix="give a number")
+        return numbers(source, rows, self.features)
 
 
 def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -110,15 +105,8 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), rows
 
 
-def numbers(
-    source: object,
-    rows: Sequence[Mapping[str, Any]],
-    columns: list[str],
-    fix: str = "drop it from data.feature_columns (or use data.task=classification for a label"
-    " column)",
-) -> np.ndarray:
-    """The float32 array (rows, columns) of `columns`; a cell that is no number is named, with
-    `fix`."""
+def numbers(source: str | Path, rows: list[dict[str, Any]], columns: list[str]) -> np.ndarray:
+    """The float32 array (rows, columns) of `columns`; a cell that is no number is named."""
     values = np.empty((len(rows), len(columns)), np.float32)
     for i, row in enumerate(rows):
         for j, column in enumerate(columns):
@@ -126,7 +114,9 @@ def numbers(
                 values[i, j] = float(row[column])
             except (TypeError, ValueError):
                 raise DataError(
-                    f"{source}: column {column!r} holds {row[column]!r}, not a number; {fix}"
+                    f"{source}: column {column!r} holds {row[column]!r}, not a number; the"
+                    " features are numbers (data.feature_columns chooses them; a label column"
+                    " is a target of data.task=classification)"
                 ) from None
             if not np.isfinite(values[i, j]):  # float() reads "nan", "inf" and too large numbers
                 raise DataError(
