@@ -67,6 +67,7 @@ REMOVALS: list[tuple[bool, list[str]]] = [
         ],
     ),
     (not SERVE or not EXPORT, ["tests/test_serve_export.py"]),
+    (not SERVE or not IMAGES, ["tests/test_serve_images.py"]),
     (
         not IMAGES,
         [

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from {{ cookiecutter.package_name }}.cli import serve as serve_cli  # noqa: F401  (registers the schema)
+from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.prediction import predict
+from {{ cookiecutter.package_name }}.serving import serve
 from {{ cookiecutter.package_name }}.training import train
 
 from .conftest import PROJECT_ROOT, compose_config, free_port, serving
 from .test_table import write_table
-
-pytestmark = pytest.mark.slow  # a server in a process of its own
 
 CLASSIFIER: tuple[str, ...] = ("data=csv", "data.target_column=label", "data.task=classification")
 CLASSIFIER += ("data.feature_columns=[a,b]", "model=mlp", "logger=none", "test=false")
@@ -87,6 +88,7 @@ def assert_same_answers(
             assert probability == pytest.approx(float(row[f"probability_{name}"]), abs=1e-6)
 
 
+@pytest.mark.slow  # a server in a process of its own
 def test_answers_are_predict_py_s(table_run: tuple[Path, Path], port: int, tmp_path: Path) -> None:
     expected = predicted_by_predict_py(*table_run, tmp_path)
     assert {row["prediction"] for row in expected} == {"down", "up"}
@@ -106,6 +108,7 @@ BAD_REQUESTS = [
 ]
 
 
+@pytest.mark.slow  # a server in a process of its own
 @pytest.mark.parametrize(("body", "content_type", "status", "message"), BAD_REQUESTS)
 def test_bad_requests_get_one_line_and_the_server_goes_on(
     port: int, body: Any, content_type: str, status: int, message: str
@@ -116,6 +119,7 @@ def test_bad_requests_get_one_line_and_the_server_goes_on(
     assert post(port, {"a": 1.0, "b": -1.0})[1]["prediction"] == "up"
 
 
+@pytest.mark.slow  # a server in a process of its own
 def test_many_clients_at_once_all_answered(port: int) -> None:
     """32 clients, 2,000 requests, a bad one among every 100: each answered, none failed."""
 
@@ -137,3 +141,25 @@ def test_many_clients_at_once_all_answered(port: int) -> None:
         statuses = [s for result in pool.map(client, range(32)) for s in result]
     assert len(statuses) == 2000
     assert statuses.count(422) == 20 and statuses.count(200) == 1980
+
+
+def test_a_host_litserve_does_not_bind_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^host=10\.0\.0\.1: LitServe binds one of 127\.0\.0\.1"):
+        serve(compose_config(tmp_path, "host=10.0.0.1", config_name="serve"))
+
+
+@pytest.mark.slow  # trains a model
+def test_what_cannot_be_served_is_refused_before_serving(table_run, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.onnx"
+    cfg = compose_config(
+        tmp_path, f"ckpt_path={table_run[1]}", f"onnx_path={missing}", config_name="serve"
+    )
+    with pytest.raises(ConfigError, match="does not exist"):
+        serve(cfg)
+    # The default data is generated: it has no columns to read a request by.
+    train(compose_config(tmp_path / "run", "trainer.max_epochs=1", "logger=none", "test=false"))
+    cfg = compose_config(
+        tmp_path, f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}", config_name="serve"
+    )
+    with pytest.raises(ConfigError, match="SyntheticRegressionDataModule reads no new inputs"):
+        serve(cfg)
