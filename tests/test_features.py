@@ -58,6 +58,7 @@ MARKERS: dict[str, list[str]] = {
     ],
     "serve": [
         r"litserve",
+        r"LIT_SERVER_API_KEY",
         r"serve\.py",
         r"serve\.yaml",
         r"serve_main",
