@@ -93,6 +93,7 @@ def test_answers_are_predict_py_s(table_run: tuple[Path, Path], port: int, tmp_p
     expected = predicted_by_predict_py(*table_run, tmp_path)
     assert {row["prediction"] for row in expected} == {"down", "up"}
     assert_same_answers(port, expected)
+    assert not (Path.cwd() / "client.py").exists()  # LitServe writes one unless told not to
 
 
 BAD_REQUESTS = [
