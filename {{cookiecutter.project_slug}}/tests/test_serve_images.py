@@ -55,7 +55,7 @@ def test_image_files_are_answered_as_predict_py_answers(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"image": base64.b64encode(b"not an image").decode()}, "cannot identify image file"),
+        ({"image": base64.b64encode(b"not an image").decode()}, "cannot be read as an image"),
         ({"image": "%%%"}, "the request's image is not base64"),
         ({"picture": "aGk="}, 'an image model reads {"image": '),
     ],

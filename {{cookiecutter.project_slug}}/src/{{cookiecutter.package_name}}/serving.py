@@ -139,9 +139,13 @@ class ModelAPI(ls.LitAPI):
         try:
             if self.read_rows is not None:
                 return self.read_rows(list(request), [request], "the request")
-            return self.read_image(image_file(request))
+            file = image_file(request)
         except DataError as err:
             return HTTPException(422, str(err))
+        try:
+            return self.read_image(file)
+        except DataError as err:  # the decoder's reason
+            return HTTPException(422, f"the request's image cannot be read as an image ({err})")
 
     def batch(self, inputs: list[Any]) -> list[Any]:
         return inputs  # samples and errors, in order: predict() computes the samples
