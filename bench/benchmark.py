@@ -31,16 +31,24 @@ writes by hand:
   `python train.py data=csv` against the default data's run (both stopped after one step), the
   time to the first step it adds against pyarrow's read, and the peak memory it adds against the
   table's float32 size (`--sections table` runs it alone).
+- serve: `python serve.py` on a table classifier against a hand-written LitServe API
+  (serve_anchor.py: same network, same preprocessing, same answer, no request checks), both on
+  loopback, both with `max_batch_size` 1 and 16: requests/s and p50/p99 latency of
+  --serve-requests requests from 32 concurrent clients (keep-alive connections), the two servers
+  loaded in turn. `--sections serve` runs it alone.
 
 Prints one table and writes every measurement to --out (JSON).
 """
 
 import argparse
+import http.client
 import importlib
 import json
 import logging
 import os
 import platform
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +56,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -66,8 +75,9 @@ from torchmetrics import MeanMetric
 import first_step_clock
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("loader", "loop", "process", "peer", "gpu", "table")
+SECTIONS = ("loader", "loop", "process", "peer", "gpu", "table", "serve")
 MIB = 1024 * 1024
+RATES = ("samples/s", "requests/s")
 
 
 @dataclass
@@ -91,7 +101,7 @@ class Row:
     @property
     def ratios(self) -> list[float]:
         pairs = zip(self.project, self.baseline, strict=True)
-        if self.unit == "samples/s":  # a rate: the time ratio is the inverse
+        if self.unit in RATES:  # a rate: the time ratio is the inverse
             return [b / p for p, b in pairs]
         return [p / b for p, b in pairs]
 
@@ -594,6 +604,134 @@ def bench_table(
     rows.extend([rate, first, cpu, peak])
 
 
+# --- serving ------------------------------------------------------------------------------------
+
+SERVE_BATCHES = (1, 16)
+SERVE_CLIENTS = 32
+BATCH_TIMEOUT = 0.005  # seconds, both servers
+ANCHOR = "serve_anchor.py (hand-written LitServe)"
+
+
+def write_serve_table(path: Path, rows: int = 400) -> Path:
+    """Columns a, b, c and a label from the sign of a + b - c."""
+    a, b, c = np.random.default_rng(0).normal(size=(3, rows))
+    lines = ["a,b,c,label"] + [
+        f"{a[i]:.6f},{b[i]:.6f},{c[i]:.6f},{'up' if a[i] + b[i] > c[i] else 'down'}"
+        for i in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Server:
+    """A server process on a free loopback port, ready once GET /health answers 200; stopped
+    with Ctrl-C (SIGINT), on which LitServe stops its worker processes too."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        with log.open("w") as output:
+            self.process = subprocess.Popen(
+                [*command[:2], *(a.replace("{port}", str(self.port)) for a in command[2:])],
+                env=env,
+                stdout=output,
+                stderr=output,
+            )
+        self.log = log
+
+    def __enter__(self) -> "Server":
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/health")
+                if connection.getresponse().status == 200:
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+            time.sleep(0.5)
+        self.__exit__()
+        raise SystemExit(f"the server did not start:\n{self.log.read_text()[-3000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def load(port: int, bodies: list[bytes], clients: int) -> tuple[float, float, float]:
+    """(requests/s, p50 ms, p99 ms) of POSTing `bodies` from `clients` threads at once."""
+    latencies: list[float] = []
+
+    def client(share: list[bytes]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Content-Type": "application/json"}
+        for body in share:
+            start = time.perf_counter()
+            connection.request("POST", "/predict", body, headers)
+            response = connection.getresponse()
+            answer = response.read()
+            latencies.append(time.perf_counter() - start)  # list.append is atomic
+            if response.status != 200:
+                raise SystemExit(f"port {port} answered {response.status}: {answer[:300]!r}")
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, [bodies[i::clients] for i in range(clients)]))
+    wall = time.perf_counter() - start
+    p50, p99 = np.percentile(latencies, [50, 99]) * 1000
+    return len(bodies) / wall, float(p50), float(p99)
+
+
+def bench_serve(
+    project: Project, rows: list[Row], rounds: int, requests: int, env: dict[str, str], work: Path
+) -> None:
+    if not (project.root / "serve.py").is_file():
+        rows.append(Row("serve", "table classifier", "requests/s", "-", note="skipped: serve=no"))
+        return
+    table = write_serve_table(work / "serve-table.csv")
+    run_dir = work / "serve-run"
+    train = [sys.executable, str(project.root / "train.py"), "data=csv", f"data.path={table}"]
+    train += ["data.target_column=label", "data.task=classification", "model=mlp", "test=false"]
+    train += ["trainer.max_epochs=2", "logger=none", f"hydra.run.dir={run_dir}"]
+    subprocess.run(train, env=env, check=True, capture_output=True)
+    checkpoint = str(run_dir / "checkpoints" / "last.ckpt")
+    rows_sent = np.random.default_rng(1).normal(size=(requests, 3)).tolist()
+    bodies = [json.dumps({"a": a, "b": b, "c": c}).encode() for a, b, c in rows_sent]
+    for batch in SERVE_BATCHES:
+        name = f"table MLP, max_batch_size={batch}, {SERVE_CLIENTS} clients"
+        measures = [
+            Row("serve", f"{name}: requests/s", "requests/s", ANCHOR),
+            Row("serve", f"{name}: p50 latency", "ms", ANCHOR),
+            Row("serve", f"{name}: p99 latency", "ms", ANCHOR),
+        ]
+        ours = [sys.executable, str(project.root / "serve.py"), f"ckpt_path={checkpoint}"]
+        ours += ["port={port}", f"max_batch_size={batch}", f"batch_timeout={BATCH_TIMEOUT}"]
+        ours += [f"paths.log_dir={work / 'serve-logs'}"]
+        anchor = [sys.executable, str(BENCH / "serve_anchor.py"), checkpoint, "{port}"]
+        anchor += [str(batch), str(BATCH_TIMEOUT)]
+        with (
+            Server(ours, env, work / "serve.log") as served,
+            Server(anchor, env, work / "anchor.log") as hand_written,
+        ):
+            warm_up = bodies[: SERVE_CLIENTS * 4]
+            for server in (served, hand_written):
+                load(server.port, warm_up, SERVE_CLIENTS)
+            for measured in interleaved(
+                rounds,
+                lambda: load(served.port, bodies, SERVE_CLIENTS),
+                lambda: load(hand_written.port, bodies, SERVE_CLIENTS),
+            ):
+                for row, project_value, anchor_value in zip(measures, *measured, strict=True):
+                    row.add(project_value, anchor_value)
+        rows.extend(measures)
+
+
 # --- the table ----------------------------------------------------------------------------------
 
 
@@ -622,7 +760,7 @@ def machine(threads: int) -> dict[str, Any]:
 def value(number: float | None, unit: str) -> str:
     if number is None:
         return "-"
-    return f"{number:,.0f}" if unit == "samples/s" or number >= 100 else f"{number:.2f}"
+    return f"{number:,.0f}" if unit in RATES or number >= 100 else f"{number:.2f}"
 
 
 def print_table(rows: list[Row], info: dict[str, Any], rounds: int) -> None:
@@ -661,6 +799,7 @@ def main() -> None:
     parser.add_argument("--peer-python", default=sys.executable, help="the peer's interpreter")
     parser.add_argument("--mnist-train", type=int, default=60_000, help="MNIST training images")
     parser.add_argument("--table-rows", type=int, default=1_000_000, help="rows of the CSV table")
+    parser.add_argument("--serve-requests", type=int, default=2000, help="per server and round")
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     args = parser.parse_args()
     # Only the table: Lightning's banners and hints would bury it.
@@ -714,6 +853,8 @@ def main() -> None:
             bench_gpu(project, rows, args.rounds, args.epochs)
         if "table" in args.sections:
             bench_table(project, rows, args.rounds, env, work, args.table_rows)
+        if "serve" in args.sections:
+            bench_serve(project, rows, args.rounds, args.serve_requests, env, work)
     info = machine(args.threads) | {"load_before": loads_before, "load_after": os.getloadavg()}
     print_table(rows, info, args.rounds)
     report = {"machine": info, "rounds": args.rounds, "rows": [row.summary() for row in rows]}

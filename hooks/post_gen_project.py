@@ -30,6 +30,7 @@ AUTHOR_EMAIL = r"""{{ cookiecutter.author_email }}"""
 SEARCH = answer_is_yes(r"""{{ cookiecutter.search }}""")
 CLUSTER = answer_is_yes(r"""{{ cookiecutter.cluster }}""")
 EXPORT = answer_is_yes(r"""{{ cookiecutter.export }}""")
+SERVE = answer_is_yes(r"""{{ cookiecutter.serve }}""")
 IMAGES = answer_is_yes(r"""{{ cookiecutter.images }}""")
 WANDB = answer_is_yes(r"""{{ cookiecutter.wandb }}""")
 TENSORBOARD = answer_is_yes(r"""{{ cookiecutter.tensorboard }}""")
@@ -57,6 +58,18 @@ REMOVALS: list[tuple[bool, list[str]]] = [
             "tests/test_export_recipes.py",
         ],
     ),
+    (
+        not SERVE,
+        [
+            "serve.py",
+            "conf/serve.yaml",
+            f"{PACKAGE}/serving.py",
+            f"{PACKAGE}/cli/serve.py",
+            "tests/test_serve*.py",
+        ],
+    ),
+    (not SERVE or not EXPORT, ["tests/test_serve_export.py"]),
+    (not SERVE or not IMAGES, ["tests/test_serve_images.py"]),
     (
         not IMAGES,
         [

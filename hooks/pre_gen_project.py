@@ -52,7 +52,7 @@ IMPORTED = frozenset(
 # Folders and root scripts of the generated project: `python train.py` puts the project root on
 # sys.path, where these names resolve before an installed package of the same name.
 LAYOUT = frozenset(
-    {"src", "conf", "scripts", "tests", "test", "train", "eval", "predict", "export"}
+    {"src", "conf", "scripts", "tests", "test", "train", "eval", "predict", "export", "serve"}
 )
 
 # Distributions the project installs: a project of the same name (after PEP 503 normalisation)

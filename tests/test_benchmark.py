@@ -21,7 +21,7 @@ def test_benchmark_prints_one_table_and_writes_every_pair(bake: Bake, tmp_path: 
     out = tmp_path / "bench.json"
     command = [sys.executable, TEMPLATE_ROOT / "bench" / "benchmark.py", "--project", project]
     command += ["--rounds", "2", "--epochs", "1", "--out", out]
-    command += ["--sections", "loader", "loop", "process", "peer", "gpu"]  # table: its own test
+    command += ["--sections", "loader", "loop", "process", "peer", "gpu"]  # table, serve: own tests
     result = run(command, cwd=tmp_path, timeout=600)
     assert_ok(result)
     report = json.loads(out.read_text())
@@ -109,3 +109,23 @@ def test_make_bench_bakes_the_default_project_and_passes_args() -> None:
         "python bench/benchmark.py --project build/bench/my-project"
         f" --out build/bench/benchmark.json {args}"
     )
+
+
+@pytest.mark.slow
+def test_benchmark_serve_section_alone(bake: Bake, tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    command = [sys.executable, TEMPLATE_ROOT / "bench" / "benchmark.py", "--project", bake()]
+    command += ["--sections", "serve", "--rounds", "1", "--serve-requests", "64", "--out", out]
+    result = run(command, cwd=tmp_path, timeout=600)
+    assert_ok(result)
+    rows = json.loads(out.read_text())["rows"]
+    measures = [row["measure"].rpartition(": ")[2] for row in rows]
+    assert measures == ["requests/s", "p50 latency", "p99 latency"] * 2
+    assert [row["measure"].count("max_batch_size=16") for row in rows] == [0] * 3 + [1] * 3
+    for row in rows:
+        assert row["section"] == "serve" and row["baseline_name"].startswith("serve_anchor.py")
+        assert len(row["project"]) == len(row["baseline"]) == 1
+        assert min(row["project"] + row["baseline"]) > 0
+        if row["unit"] == "requests/s":  # a rate: the ratio is of times, as for samples/s
+            assert row["ratio_median"] == pytest.approx(row["baseline"][0] / row["project"][0])
+    assert list(tmp_path.iterdir()) == [out]  # no client.py, no logs left behind

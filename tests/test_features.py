@@ -41,7 +41,10 @@ MARKERS: dict[str, list[str]] = {
     ],
     "cluster": [r"submitit", r"launcher[=/](slurm|local)", r"\bcluster\b"],
     "export": [
-        r"onnx",
+        r"onnxscript",  # serve reads ONNX files too, through onnxruntime alone
+        r"torch\.onnx",
+        r"format=onnx",
+        r"import onnx$",
         r"export\.py",
         r"export_main",
         r"torch_export",
@@ -52,6 +55,20 @@ MARKERS: dict[str, list[str]] = {
         r"cli\.export",
         r"-export\b",
         r"\[export[],]|,export\]|export = \[",  # the extra
+    ],
+    "serve": [
+        r"litserve",
+        r"LIT_SERVER_API_KEY",
+        r"serve\.py",
+        r"serve\.yaml",
+        r"serve_main",
+        r"serve_schema",
+        r"ServeConf",
+        r"\.serving\b",
+        r"serving\.py",
+        r"-serve\b",
+        r"make serve",
+        r"\[serve[],]|,serve\]|serve = \[",  # the extra
     ],
     "images": [
         r"mnist",
@@ -127,7 +144,7 @@ def test_extras_follow_the_answers(variants: dict[str, Path]) -> None:
     no_wandb = load_pyproject(variants["no-wandb"])
     one = no_wandb["project"]["optional-dependencies"]
     assert "wandb" not in one and {"tensorboard", "mlflow", "all-loggers"} <= set(one)
-    assert "my-project[sweeps,cluster,all-loggers,export]" in no_wandb["dependency-groups"]["dev"]
+    assert "my-project[sweeps,cluster,all-loggers,export,serve]" in no_wandb["dependency-groups"]["dev"]
 
 
 @pytest.mark.parametrize("tracker", sorted(set(DEFAULTS["default_logger"]) - {"csv"}))

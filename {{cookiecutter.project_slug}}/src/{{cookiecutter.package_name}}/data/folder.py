@@ -11,9 +11,11 @@ that reads files per batch instead).
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
+from torch import Tensor
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 from torchvision.transforms.v2 import functional as F
 
@@ -75,6 +77,12 @@ class ImageFolderDataModule(ImageDataModule):
             str(file.relative_to(path)) if file != path else file.name for file in files
         ], images
 
+    def read_image(self, file: BinaryIO) -> np.ndarray:
+        """One image file's bytes as a stored sample (1, C, H, W) at the training images' size
+        and channels, as `read_inputs()` reads each file."""
+        channels, height, width = self.sample_shape
+        return decode_image(file, channels, (height, width))[None].numpy()
+
     def _read_folder(self, key: str, root: Path) -> Arrays:
         """(images, class names) of `root/<class>/<image>`."""
         if not root.is_dir():
@@ -118,20 +126,12 @@ def read_images(
 ) -> np.ndarray:
     """The files decoded into one uint8 array (N, channels, H, W), each resized to `size`
     (antialiased bilinear). Every file that cannot be decoded is named in one error."""
-    from PIL import Image
-
     images, unreadable = [], []
     for file in files:
         try:
-            with Image.open(file) as image:
-                pixels = F.pil_to_tensor(image.convert(MODES[channels]))
-        except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... per format
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            unreadable.append(f"{file.relative_to(root) if file != root else file} ({reason})")
-            continue
-        if size is not None and tuple(pixels.shape[1:]) != size:
-            pixels = F.resize(pixels, list(size), antialias=True)
-        images.append(pixels)
+            images.append(decode_image(file, channels, size))
+        except DataError as err:
+            unreadable.append(f"{file.relative_to(root) if file != root else file} ({err})")
     if unreadable:
         more = f" and {len(unreadable) - SHOWN} more" if len(unreadable) > SHOWN else ""
         raise DataError(
@@ -146,3 +146,18 @@ def read_images(
             f"{other[1]}, ...); set data.image_size=[H,W] to resize them all as they are read"
         )
     return torch.stack(images).numpy()
+
+
+def decode_image(file: Path | BinaryIO, channels: int, size: tuple[int, int] | None) -> Tensor:
+    """One image file (a path, or its bytes as a file object) as uint8 (channels, H, W),
+    resized to `size`; a DataError says why it is not an image."""
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:
+            pixels = F.pil_to_tensor(image.convert(MODES[channels]))
+    except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... per format
+        raise DataError(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
+    if size is not None and tuple(pixels.shape[1:]) != size:
+        pixels = F.resize(pixels, list(size), antialias=True)
+    return pixels

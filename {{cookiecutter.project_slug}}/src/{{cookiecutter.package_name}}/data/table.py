@@ -81,7 +81,7 @@ class CSVDataModule(ArrayDataModule):
         if training:
             self._take_columns(table.schema)
         else:
-            self._check_input_columns(path, table.schema.names)
+            self._check_input_columns(f"input={path}", table.schema.names)
         extra = [self.target_column, self.group_column] if training else []
         columns = [*self.features, *filter(None, extra)]
         # Unlinked at once: nothing is left behind, whatever happens; closed with the memory map.
@@ -90,21 +90,7 @@ class CSVDataModule(ArrayDataModule):
         labels: dict[str, int] = {}
         group_codes: dict[str, int] = {}
         for batch in batches(table, columns, path):
-            block = np.empty((batch.num_rows, len(self.features)), np.float32)
-            for j, name in enumerate(self.features):
-                column = batch.column(name)
-                if name in self.categories:
-                    block[:, j] = text_codes(column, self.codes.setdefault(name, {}))
-                else:
-                    with np.errstate(over="ignore"):  # beyond float32: inf, refused below
-                        block[:, j] = numbers(column, name, path)
-            if np.isinf(block).any():  # NaN is a missing value; infinity is no number
-                row, j = np.argwhere(np.isinf(block))[0]
-                raise DataError(
-                    f"{path}: column {self.features[j]!r} holds {block[row, j]} in row"
-                    f" {count + row} (from 0), not a float32 number; fix or drop that row"
-                )
-            block.tofile(stored)
+            self.encode(batch, path, count).tofile(stored)
             count += batch.num_rows
             if not training:
                 continue
@@ -126,6 +112,25 @@ class CSVDataModule(ArrayDataModule):
             self._targets(path, np.concatenate(targets), labels),
             (np.concatenate(groups) if groups else None),
         )
+
+    def encode(self, batch: pa.RecordBatch, source: str | Path, first: int = 0) -> np.ndarray:
+        """The feature columns of `batch` as stored rows (rows, F) float32: numbers (NaN where
+        missing) and text columns' codes; `first` numbers its rows in messages."""
+        block = np.empty((batch.num_rows, len(self.features)), np.float32)
+        for j, name in enumerate(self.features):
+            column = batch.column(name)
+            if name in self.categories:
+                block[:, j] = text_codes(column, self.codes.setdefault(name, {}))
+            else:
+                with np.errstate(over="ignore"):  # beyond float32: inf, refused below
+                    block[:, j] = numbers(column, name, source)
+        if np.isinf(block).any():  # NaN is a missing value; infinity is no number
+            row, j = np.argwhere(np.isinf(block))[0]
+            raise DataError(
+                f"{source}: column {self.features[j]!r} holds {block[row, j]} in row"
+                f" {first + row} (from 0), not a float32 number; fix or drop that row"
+            )
+        return block
 
     def _targets(self, path: Path, values: np.ndarray, labels: dict[str, int]) -> np.ndarray:
         missing = ~np.isfinite(values) if self.task != "classification" else values < 0
@@ -232,7 +237,7 @@ class CSVDataModule(ArrayDataModule):
                 " give a table with the columns the model was trained on"
             )
 
-    def _check_input_columns(self, path: Path, names: list[str]) -> None:
+    def _check_input_columns(self, source: str, names: list[str]) -> None:
         missing = [c for c in self.features if c not in names]
         extra = [c for c in names if c not in self.columns]
         if missing or extra:
@@ -241,7 +246,7 @@ class CSVDataModule(ArrayDataModule):
                 [f"has {', '.join(map(repr, extra))}, unknown to the model"] if extra else []
             )
             raise DataError(
-                f"input={path} {' and '.join(problems)}: its columns must be the training"
+                f"{source} {' and '.join(problems)}: its columns must be the training"
                 f" table's, {self.features} (the target column {self.target_column!r} may be"
                 " there too)"
             )
@@ -254,6 +259,14 @@ class CSVDataModule(ArrayDataModule):
         features, _, _ = self.read(path, training=False)
         self._build_transforms()  # values first seen here: codes the lookups must know
         return [str(i) for i in range(len(features))], features
+
+    def read_rows(self, rows: list[dict[str, Any]], source: str) -> np.ndarray:
+        """New rows as column -> value (a JSON request's), read as the rows of a file are."""
+        self._check_input_columns(source, list(rows[0]) if rows else [])
+        try:
+            return self.encode(pa.RecordBatch.from_pylist(rows), source)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:  # a list or mixed kinds in a column
+            raise DataError(f"{source}: {err}; give one number or text per column") from None
 
 
 class EncodeRows:
@@ -314,7 +327,7 @@ def is_number(kind: pa.DataType) -> bool:
     return any(is_kind(kind) for is_kind in kinds)
 
 
-def numbers(column: pa.Array, name: str, path: Path) -> np.ndarray:
+def numbers(column: pa.Array, name: str, path: str | Path) -> np.ndarray:
     """The column as float64 values, NaN where missing."""
     try:
         return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
