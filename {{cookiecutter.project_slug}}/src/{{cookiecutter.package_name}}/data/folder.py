@@ -41,7 +41,7 @@ class ImageFolderDataModule(ImageDataModule):
     drawn from `path`. Normalisation uses the mean and std of `statistics_images` training
     images drawn with `split_seed`, or the given `mean` and `std`. `num_workers` and
     `pin_memory` left at None become one worker per usable core (up to MAX_WORKERS) and
-    pinning when CUDA is there.
+    pinning when CUDA is there; `persistent_workers` keeps them from one epoch to the next.
     """
 
     def __init__(
@@ -59,6 +59,7 @@ class ImageFolderDataModule(ImageDataModule):
         num_workers: int | None = None,
         pin_memory: bool | None = None,
         prefetch_factor: int = 2,
+        persistent_workers: bool = True,
         **kwargs: Any,
     ) -> None:
         if channels not in MODES:
@@ -82,6 +83,7 @@ class ImageFolderDataModule(ImageDataModule):
         self.bad_images = bad_images
         self.max_image_pixels = max_image_pixels
         self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
 
     def reader(self, augment: bool) -> ReadImage:
         size = self.size or list(self.sample_shape[1:])  # a checkpoint's, before setup()
@@ -203,7 +205,7 @@ class ImageFolderDataModule(ImageDataModule):
             batch_sampler=TensorBatchSampler(order, batch_size=self.batch_size, drop_last=False),
             num_workers=workers,
             pin_memory=self.pin_memory,
-            persistent_workers=workers > 0,  # keep the workers (and their files) between epochs
+            persistent_workers=self.persistent_workers and workers > 0,
             prefetch_factor=self.prefetch_factor if workers else None,
             collate_fn=ArrayDataset.collate,
         )
