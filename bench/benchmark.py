@@ -403,15 +403,23 @@ def image_runs(project: Project, folder: Path, model: str, batches: int) -> tupl
         module.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
         net, loss_fn = module.net, module.loss
         optimizer = module.optimizer_factory(net.parameters())
+        # the metrics the project's training step updates, as in the loop section
+        metrics = project.task_metrics(datamodule.task, datamodule.num_outputs)
+        mean_loss = MeanMetric()
         net.train()
         start = time.perf_counter()
         for i, (x, y) in enumerate(plain_loader()):
-            loss = loss_fn(net(x), y)
+            preds = net(x)
+            loss = loss_fn(preds, y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            mean_loss.update(loss.detach(), weight=len(y))
+            metrics.update(preds.detach(), y)
             if i + 1 == batches:
                 break
+        for metric in (mean_loss, metrics):
+            metric.compute()
         return images / (time.perf_counter() - start)
 
     return lightning_fit, plain_fit, images

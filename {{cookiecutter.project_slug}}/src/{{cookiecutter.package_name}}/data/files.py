@@ -41,6 +41,7 @@ class ReadImage:
         crop_scale: Sequence[float] = (0.25, 1.0),
         max_pixels: int | None = None,
     ) -> None:
+        self.channels = channels
         self.mode = MODES[channels]
         self.size = [int(size[0]), int(size[1])]
         self.max_pixels = max_pixels
@@ -112,6 +113,8 @@ class ImageFiles(ArrayDataset):
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
         x, y = self.__getitems__([index])
+        if not len(y):  # skipped: one sample asked for by index has no stand-in
+            raise DataError(f"{self.features[index]} cannot be read as an image (skipped)")
         return x[0], y[0]
 
     def __getitems__(self, indices: Sequence[int]) -> tuple[Any, Any]:
@@ -124,7 +127,8 @@ class ImageFiles(ArrayDataset):
                 self.refuse(path, err)
                 continue
             kept.append(index)
-        x = torch.stack(images) if images else torch.empty(0, 0, *self.read.size, dtype=torch.uint8)
+        empty = torch.empty(0, self.read.channels, *self.read.size, dtype=torch.uint8)
+        x = torch.stack(images) if images else empty
         y = self.targets[np.asarray(kept, dtype=np.int64)]
         if self.transform is not None:
             x = self.transform(x)
