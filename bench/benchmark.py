@@ -509,8 +509,22 @@ class Process:
     peak: float  # maximum resident set size, MiB
 
 
+# Linux keeps a process's peak resident size across exec, so a child forked from this process
+# (gigabytes once the in-process sections have run) would report this process's peak as its own.
+# This launcher, small, forks the command and writes the command's own peak (KiB) to argv[1].
+PEAK_LAUNCHER = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str]) -> Process:
-    """Runs `command` to its end; its own peak memory comes from wait4's resource usage.
+    """Runs `command` to its end; its own peak memory comes from wait4's resource usage (the
+    largest of its process and the workers it waited for), taken by PEAK_LAUNCHER.
 
     A Lightning run's first step is written to `clock` by first_step_clock.py, which the
     variable FIRST_STEP_CLOCK turns on; the plain script is given `--clock` instead.
@@ -521,7 +535,9 @@ def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str])
     with log.open("w") as output:
         launched = time.time()
         start = time.perf_counter()
-        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output)
+        peak_file = clock.with_suffix(".peak")
+        launched_command = [sys.executable, "-c", PEAK_LAUNCHER, str(peak_file), *command]
+        child = subprocess.Popen(launched_command, cwd=cwd, env=env, stdout=output, stderr=output)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -533,7 +549,7 @@ def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str])
         cpu=usage.ru_utime + usage.ru_stime,
         first_step=first["first_step"] - launched,
         first_step_cpu=first["cpu"],
-        peak=usage.ru_maxrss * 1024 / MIB,  # ru_maxrss is in KiB
+        peak=int(peak_file.read_text()) * 1024 / MIB,  # ru_maxrss is in KiB
     )
 
 

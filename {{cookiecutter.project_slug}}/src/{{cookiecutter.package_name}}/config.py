@@ -56,7 +56,7 @@ class PredictConf(TrainConf):
 class DataConf:
     _target_: str = MISSING
     batch_size: int = MISSING
-    num_workers: int | None = MISSING  # None: the option chooses (image folders: per core)
+    num_workers: int | None = MISSING  # None: the data module chooses for the machine
     pin_memory: bool | None = MISSING
 
 
