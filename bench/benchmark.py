@@ -26,6 +26,13 @@ writes by hand:
   projects, same-sized MLPs, batch size and split, reading the same 60,000 + 10,000 images in
   MNIST's IDX files (written by this script: MNIST cannot be downloaded everywhere);
 - gpu: where CUDA is, the loop on the GPU in samples/s, also with the data on the device;
+- images (`--sections images` runs it alone): `data=images` on a generated folder of --images
+  128x128 JPEG files (10 classes), read in worker processes, against torchvision's `ImageFolder`
+  + `DataLoader` with the same workers, batch size and transforms (random resized crop, flip, to
+  float, normalise): images/s of the loaders alone, and of training the cnn and resnet18 on them
+  (--image-batches batches each); one process reading files as the project does against PIL
+  decoding them (the decoder's limit per worker); and `python train.py data=images` on the whole
+  folder against the same on a tenth of it: time to the first step and peak memory.
 - table: `data=csv` on a generated CSV of --table-rows x 20 float32 values: rows per second of
   its setup (read, split, statistics) against `pyarrow.csv.read_csv` of the file; and, of
   `python train.py data=csv` against the default data's run (both stopped after one step), the
@@ -75,7 +82,7 @@ from torchmetrics import MeanMetric
 import first_step_clock
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("loader", "loop", "process", "peer", "gpu", "table", "serve")
+SECTIONS = ("loader", "loop", "process", "peer", "gpu", "images", "table", "serve")
 MIB = 1024 * 1024
 RATES = ("samples/s", "requests/s")
 
@@ -322,6 +329,192 @@ def bench_gpu(project: Project, rows: list[Row], rounds: int, epochs: int | None
         rows.append(row)
 
 
+# --- image folders ------------------------------------------------------------------------------
+
+
+def write_jpeg_folder(root: Path, count: int, classes: int = 10, size: int = 128) -> Path:
+    """`count` smooth random size x size JPEG photos-alike in `classes` class folders."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        folder = root / f"class{i % classes}"
+        folder.mkdir(parents=True, exist_ok=True)
+        coarse = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        image = Image.fromarray(coarse).resize((size, size), Image.Resampling.BICUBIC)
+        image.save(folder / f"{i:06d}.jpg", quality=90)
+    return root
+
+
+def image_runs(project: Project, folder: Path, model: str, batches: int) -> tuple[Any, Any, int]:
+    """(the project's timed run, torchvision ImageFolder's, images per run) for `model`: None
+    times the loaders alone, else training that model on `batches` batches."""
+    from torchvision.datasets import ImageFolder
+    from torchvision.transforms import v2
+
+    cfg = project.config(
+        "data=images", f"data.path={folder}", "data.in_memory=false", *model_args(model)
+    )
+    datamodule = project.instantiate(cfg.data)
+    datamodule.setup()
+    mean, std = datamodule.fitted["mean"].tolist(), datamodule.fitted["std"].tolist()
+    plain_transform = v2.Compose(
+        [
+            v2.RandomResizedCrop(
+                datamodule.size, scale=tuple(datamodule.crop_scale), antialias=True
+            ),
+            v2.RandomHorizontalFlip(),
+            v2.PILToTensor(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(mean, std),
+        ]
+    )
+    plain_set = ImageFolder(str(folder), transform=plain_transform)
+    workers = datamodule.num_workers
+
+    def plain_loader() -> DataLoader:
+        return DataLoader(
+            plain_set,
+            batch_size=datamodule.batch_size,
+            shuffle=True,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            prefetch_factor=datamodule.prefetch_factor if workers else None,
+        )
+
+    images = batches * datamodule.batch_size
+    if model is None:
+
+        def loader_rate(make: Callable[[], Any]) -> Callable[[], float]:
+            def run() -> float:
+                start = time.perf_counter()  # worker start-up included, on both sides
+                for i, _ in enumerate(make()):
+                    if i + 1 == batches:
+                        break
+                return images / (time.perf_counter() - start)
+
+            return run
+
+        return loader_rate(datamodule.train_dataloader), loader_rate(plain_loader), images
+
+    def lightning_fit() -> float:
+        L.seed_everything(0, verbose=False)
+        clock = LoopClock()
+        trainer = L.Trainer(
+            accelerator="cpu",
+            max_epochs=1,
+            limit_train_batches=batches,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            callbacks=[clock],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        trainer.fit(project.instantiate(cfg.model), datamodule=datamodule)
+        return images / clock.seconds
+
+    def plain_fit() -> float:
+        L.seed_everything(0, verbose=False)
+        module = project.instantiate(cfg.model)
+        module.build(datamodule.task, datamodule.input_shape, datamodule.num_outputs)
+        net, loss_fn = module.net, module.loss
+        optimizer = module.optimizer_factory(net.parameters())
+        # the metrics the project's training step updates, as in the loop section
+        metrics = project.task_metrics(datamodule.task, datamodule.num_outputs)
+        mean_loss = MeanMetric()
+        net.train()
+        start = time.perf_counter()
+        for i, (x, y) in enumerate(plain_loader()):
+            preds = net(x)
+            loss = loss_fn(preds, y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            mean_loss.update(loss.detach(), weight=len(y))
+            metrics.update(preds.detach(), y)
+            if i + 1 == batches:
+                break
+        for metric in (mean_loss, metrics):
+            metric.compute()
+        return images / (time.perf_counter() - start)
+
+    return lightning_fit, plain_fit, images
+
+
+def model_args(model: str | None) -> list[str]:
+    return [f"model={model}"] if model else []
+
+
+def decode_rates(project: Project, folder: Path, count: int) -> tuple[Any, Any]:
+    """Images/s of one process reading `count` files as the project's workers do, and of PIL
+    only decoding them (open, decode, convert to RGB): the decoder's limit per worker."""
+    from PIL import Image
+
+    cfg = project.config("data=images", f"data.path={folder}")
+    datamodule = project.instantiate(cfg.data)
+    read = datamodule.reader(augment=True)
+    files = sorted(str(p) for p in folder.glob("*/*.jpg"))[:count]
+
+    def project_read() -> float:
+        start = time.perf_counter()
+        for file in files:
+            read(file)
+        return len(files) / (time.perf_counter() - start)
+
+    def pil_decode() -> float:
+        start = time.perf_counter()
+        for file in files:
+            with Image.open(file) as image:
+                image.convert("RGB")
+        return len(files) / (time.perf_counter() - start)
+
+    return project_read, pil_decode
+
+
+def bench_images(
+    project: Project,
+    rows: list[Row],
+    rounds: int,
+    count: int,
+    batches: int,
+    env: dict[str, str],
+    work: Path,
+) -> None:
+    large = write_jpeg_folder(work / "images_large", count)
+    small = write_jpeg_folder(work / "images_small", count // 10)
+    baseline = "torchvision ImageFolder + DataLoader"
+    for model, model_batches in ((None, batches), ("cnn", batches), ("resnet18", batches // 4)):
+        project_run, plain_run, images = image_runs(project, large, model, max(1, model_batches))
+        plain_run()  # warm-up: page cache, kernels
+        what = "loader alone" if model is None else f"training {model}"
+        row = Row("images", f"{what}, {images:,} of {count:,} images", "samples/s", baseline)
+        for a, b in interleaved(rounds, project_run, plain_run):
+            row.add(a, b)
+        rows.append(row)
+    project_read, pil_decode = decode_rates(project, large, min(count, 2000))
+    row = Row("images", "read 1 file: crop + flip, 1 process", "samples/s", "PIL decode only")
+    for a, b in interleaved(rounds, project_read, pil_decode):
+        row.add(a, b)
+    rows.append(row)
+    name = f"data=images, cnn: {count:,} images"
+    first = Row("images", f"{name}: time to first step", "s", f"{count // 10:,} images")
+    peak = Row("images", f"{name}: peak memory", "MiB", f"{count // 10:,} images")
+    limits = ["trainer.max_epochs=1", "trainer.limit_train_batches=2"]
+    limits += ["trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]
+    for r in range(rounds):
+        runs = []
+        for index, folder in enumerate((large, small)):
+            clock = work / f"images{index}-{r}.json"
+            overrides = ["data=images", f"data.path={folder}", "model=cnn", *limits]
+            command = project_command(project, work / f"images{index}-{r}", "csv", *overrides)
+            runs.append(run_process(command, work, clock, env))
+        first.add(runs[0].first_step, runs[1].first_step)
+        peak.add(runs[0].peak, runs[1].peak)
+    rows += [first, peak]
+
+
 # --- whole processes ----------------------------------------------------------------------------
 
 
@@ -334,8 +527,22 @@ class Process:
     peak: float  # maximum resident set size, MiB
 
 
+# Linux keeps a process's peak resident size across exec, so a child forked from this process
+# (gigabytes once the in-process sections have run) would report this process's peak as its own.
+# This launcher, small, forks the command and writes the command's own peak (KiB) to argv[1].
+PEAK_LAUNCHER = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str]) -> Process:
-    """Runs `command` to its end; its own peak memory comes from wait4's resource usage.
+    """Runs `command` to its end; its own peak memory comes from wait4's resource usage (the
+    largest of its process and the workers it waited for), taken by PEAK_LAUNCHER.
 
     A Lightning run's first step is written to `clock` by first_step_clock.py, which the
     variable FIRST_STEP_CLOCK turns on; the plain script is given `--clock` instead.
@@ -346,7 +553,9 @@ def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str])
     with log.open("w") as output:
         launched = time.time()
         start = time.perf_counter()
-        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output)
+        peak_file = clock.with_suffix(".peak")
+        launched_command = [sys.executable, "-c", PEAK_LAUNCHER, str(peak_file), *command]
+        child = subprocess.Popen(launched_command, cwd=cwd, env=env, stdout=output, stderr=output)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -358,7 +567,7 @@ def run_process(command: list[str], cwd: Path, clock: Path, env: dict[str, str])
         cpu=usage.ru_utime + usage.ru_stime,
         first_step=first["first_step"] - launched,
         first_step_cpu=first["cpu"],
-        peak=usage.ru_maxrss * 1024 / MIB,  # ru_maxrss is in KiB
+        peak=int(peak_file.read_text()) * 1024 / MIB,  # ru_maxrss is in KiB
     )
 
 
@@ -800,6 +1009,10 @@ def main() -> None:
     parser.add_argument("--mnist-train", type=int, default=60_000, help="MNIST training images")
     parser.add_argument("--table-rows", type=int, default=1_000_000, help="rows of the CSV table")
     parser.add_argument("--serve-requests", type=int, default=2000, help="per server and round")
+    parser.add_argument("--images", type=int, default=20_000, help="JPEG files in the folder")
+    parser.add_argument(
+        "--image-batches", type=int, default=30, help="batches per image run (resnet18: 1/4)"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmark.json"))
     args = parser.parse_args()
     # Only the table: Lightning's banners and hints would bury it.
@@ -855,6 +1068,8 @@ def main() -> None:
             bench_table(project, rows, args.rounds, env, work, args.table_rows)
         if "serve" in args.sections:
             bench_serve(project, rows, args.rounds, args.serve_requests, env, work)
+        if "images" in args.sections:
+            bench_images(project, rows, args.rounds, args.images, args.image_batches, env, work)
     info = machine(args.threads) | {"load_before": loads_before, "load_after": os.getloadavg()}
     print_table(rows, info, args.rounds)
     report = {"machine": info, "rounds": args.rounds, "rows": [row.summary() for row in rows]}

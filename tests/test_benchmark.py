@@ -21,7 +21,9 @@ def test_benchmark_prints_one_table_and_writes_every_pair(bake: Bake, tmp_path: 
     out = tmp_path / "bench.json"
     command = [sys.executable, TEMPLATE_ROOT / "bench" / "benchmark.py", "--project", project]
     command += ["--rounds", "2", "--epochs", "1", "--out", out]
-    command += ["--sections", "loader", "loop", "process", "peer", "gpu"]  # table, serve: own tests
+    # table and serve: tests of their own
+    command += ["--sections", "loader", "loop", "process", "peer", "gpu", "images"]
+    command += ["--images", "200", "--image-batches", "1"]  # a tiny folder: 200 files, 1 batch
     result = run(command, cwd=tmp_path, timeout=600)
     assert_ok(result)
     report = json.loads(out.read_text())
@@ -39,10 +41,12 @@ def test_benchmark_prints_one_table_and_writes_every_pair(bake: Bake, tmp_path: 
 
     rows = {(row["section"], row["measure"], row["baseline_name"]): row for row in report["rows"]}
     assert len(rows) == len(report["rows"])  # no comparison twice
-    assert {section for section, _, _ in rows} == {"loader", "loop", "process", "peer", "gpu"}
+    sections = {"loader", "loop", "process", "peer", "gpu", "images"}
+    assert {section for section, _, _ in rows} == sections
     measured = [row for row in report["rows"] if row["project"]]
     gpu_rows = 2 if report["machine"]["gpu"] else 0
-    assert len(measured) == 2 + 2 + len(CASES) * 2 * len(MEASURES) + gpu_rows
+    image_rows = 3 + 1 + 2  # loader, cnn, resnet18; decoding; first step and peak memory
+    assert len(measured) == 2 + 2 + len(CASES) * 2 * len(MEASURES) + gpu_rows + image_rows
     for row, line in zip(report["rows"], table, strict=True):
         if not row["project"]:
             continue
@@ -70,6 +74,13 @@ def test_benchmark_prints_one_table_and_writes_every_pair(bake: Bake, tmp_path: 
         # The GC-paused plain script is a process of its own, not the plain run counted twice.
         plain_walls = rows[("process", f"{name}: wall time", "plain_train.py")]["baseline"]
         assert rows[("process", f"{name}: wall time", PAUSED)]["baseline"] != plain_walls
+
+    images = {measure: baseline for section, measure, baseline in rows if section == "images"}
+    plain = "torchvision ImageFolder + DataLoader"
+    for what in ("loader alone", "training cnn", "training resnet18"):
+        [name] = [m for m in images if m.startswith(f"{what}, 64 of 200 images")]
+        assert images[name] == plain  # each against the plain torchvision loader
+    assert images["data=images, cnn: 200 images: peak memory"] == "20 images"
 
     [peer] = [row for row in report["rows"] if row["section"] == "peer"]
     assert peer["note"] == "skipped: no --peer PATH" and not peer["project"]

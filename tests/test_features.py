@@ -144,7 +144,8 @@ def test_extras_follow_the_answers(variants: dict[str, Path]) -> None:
     no_wandb = load_pyproject(variants["no-wandb"])
     one = no_wandb["project"]["optional-dependencies"]
     assert "wandb" not in one and {"tensorboard", "mlflow", "all-loggers"} <= set(one)
-    assert "my-project[sweeps,cluster,all-loggers,export,serve]" in no_wandb["dependency-groups"]["dev"]
+    dev = no_wandb["dependency-groups"]["dev"]
+    assert "my-project[sweeps,cluster,all-loggers,export,serve]" in dev
 
 
 @pytest.mark.parametrize("tracker", sorted(set(DEFAULTS["default_logger"]) - {"csv"}))

@@ -56,8 +56,8 @@ class PredictConf(TrainConf):
 class DataConf:
     _target_: str = MISSING
     batch_size: int = MISSING
-    num_workers: int = MISSING
-    pin_memory: bool = MISSING
+    num_workers: int | None = MISSING  # None: the data module chooses for the machine
+    pin_memory: bool | None = MISSING
 
 
 @dataclass

@@ -45,6 +45,9 @@ class TrainingDiverged(ProjectError, ArithmeticError):
 def describe(error: BaseException) -> str | None:
     """The one line that reports `error`, or None when it is a bug (it keeps its traceback)."""
     if isinstance(error, ProjectError):
+        if str(error).startswith("Caught ") and "DataLoader worker" in str(error):
+            # raised in a loader's worker: torch puts the worker's traceback before the message
+            return str(error).rstrip().splitlines()[-1].partition(": ")[2]
         return str(error)
     if isinstance(error, OverrideParseException):
         reason = error.message.splitlines()[2] if error.message.count("\n") > 2 else error.message

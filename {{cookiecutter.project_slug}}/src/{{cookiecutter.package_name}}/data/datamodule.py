@@ -102,7 +102,7 @@ class ArrayDataModule(L.LightningDataModule):
         self.classes: list[str] = []  # classification: the class of each index
         self.fitted: dict[str, Any] = {}  # fit()'s result, or the checkpoint's
         self.sample_shape: tuple[int, ...] = ()  # one stored sample, before the transforms
-        self.sample_dtype = np.dtype(np.float32)
+        self.sample_dtype: np.dtype = np.dtype(np.float32)
 
     def load(self) -> Mapping[str, Arrays]:
         """The samples by split, e.g. `{"train": (x, y)}`: a split left out is drawn from the

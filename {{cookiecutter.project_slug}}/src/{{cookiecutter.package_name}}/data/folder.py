@@ -2,39 +2,46 @@
 
     data/pets/cat/001.png, data/pets/cat/002.jpg, data/pets/dog/001.png, ...
 
-torchvision's `ImageFolder` layout, listed with its own `make_dataset`. The images are decoded
-once, at `setup()`, into one uint8 array (N, C, H, W) of a common size, so they go through the
-same in-memory splits, transforms and batched loaders as the digits: fast for the thousands of
-small images a folder like this usually holds (a set that does not fit in memory needs a Dataset
-that reads files per batch instead).
+`setup()` lists the files and nothing more: each batch's images are decoded when it is read, in
+the DataLoader's worker processes (files.py), so memory and the time to the first step do not
+grow with the folder. A small folder (`in_memory`; by default up to IN_MEMORY_UP_TO images) is
+decoded once instead, at `setup()`, into one uint8 array, and its epochs then cost no decoding.
 """
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
-from torch import Tensor
-from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
-from torchvision.transforms.v2 import functional as F
+from PIL import Image, ImageOps
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torchvision.datasets.folder import IMG_EXTENSIONS
+from torchvision.transforms import v2
 
-from ..errors import DataError
-from .datamodule import Arrays
+from ..errors import ConfigError, DataError
+from .dataset import ArrayDataset
+from .files import BAD_IMAGES, MODES, ImageFiles, ReadImage, reason
 from .images import ImageDataModule
+from .sampling import TensorBatchSampler
+from .transforms import Compose, PerSample
 
-MODES = {1: "L", 3: "RGB"}  # channels -> the PIL mode every image is converted to
-SHOWN = 5  # unreadable files named in the error, at most
+IN_MEMORY_UP_TO = 1000  # images: a folder this small is decoded once, at setup()
+MAX_WORKERS = 8  # default worker processes, at most: more rarely pay on one machine's disk
 
 
 class ImageFolderDataModule(ImageDataModule):
     """Classification of the images in `path/<class>/`; the class is the folder's name.
 
-    Every image is converted to `channels` (1: grey, 3: RGB) and resized to `image_size`
-    ([H, W]) as it is decoded; `image_size: null` keeps the images' own size, which must then
-    be the same for all. `val_path` and `test_path` are folders of the same layout holding
-    those splits; the splits not given are drawn from `path` (`val_fraction`,
-    `test_fraction`). The other arguments are `ImageDataModule`'s (augmentation, statistics).
+    Every image is converted to `channels` (1: grey, 3: RGB) and cut to `image_size` ([H, W]):
+    in training a random crop of `crop_scale` of its area, flipped half the time (`augment`);
+    otherwise its short side resized to cover that size, then the centre cut out. `val_path` and
+    `test_path` are folders of the same layout holding those splits; the splits not given are
+    drawn from `path`. Normalisation uses the mean and std of `statistics_images` training
+    images drawn with `split_seed`, or the given `mean` and `std`. `num_workers` and
+    `pin_memory` left at None become one worker per usable core (up to MAX_WORKERS) and
+    pinning when CUDA is there; `persistent_workers` keeps them from one epoch to the next.
     """
 
     def __init__(
@@ -44,120 +51,222 @@ class ImageFolderDataModule(ImageDataModule):
         test_path: str | None = None,
         channels: int = 3,
         image_size: Sequence[int] | None = (64, 64),
-        **kwargs,
+        crop_scale: Sequence[float] = (0.25, 1.0),
+        in_memory: bool | None = None,
+        statistics_images: int = 256,
+        bad_images: str = "stop",
+        max_image_pixels: int | None = 89_478_485,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        prefetch_factor: int = 2,
+        persistent_workers: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)  # no image_size there: images are decoded at that size
         if channels not in MODES:
-            raise ValueError(f"channels={channels}: use 1 (grey) or 3 (RGB)")
+            raise ConfigError(f"data.channels={channels}: use 1 (grey) or 3 (RGB)")
+        if image_size is not None and len(image_size) != 2:
+            raise ConfigError(f"data.image_size={image_size}: give [H, W], e.g. [64, 64]")
+        if bad_images not in BAD_IMAGES:
+            raise ConfigError(f"data.bad_images={bad_images}: use one of {', '.join(BAD_IMAGES)}")
+        if num_workers is None:
+            num_workers = min(len(os.sched_getaffinity(0)), MAX_WORKERS)
+        if pin_memory is None:
+            pin_memory = torch.cuda.is_available()
+        super().__init__(num_workers=num_workers, pin_memory=pin_memory, **kwargs)
         self.path = Path(path)
         self.folders = {"val": val_path, "test": test_path}
         self.channels = channels
-        self.decode_size = (int(image_size[0]), int(image_size[1])) if image_size else None
+        self.size = [int(n) for n in image_size] if image_size else None  # None: the first's
+        self.crop_scale = list(crop_scale)
+        self.in_memory = in_memory
+        self.statistics_images = statistics_images
+        self.bad_images = bad_images
+        self.max_image_pixels = max_image_pixels
+        self.prefetch_factor = prefetch_factor
+        self.persistent_workers = persistent_workers
 
-    def load(self) -> dict[str, Arrays]:
-        arrays = {"train": self._read_folder("data.path", self.path)}
-        if len(set(arrays["train"][1].tolist())) < 2:
-            [name] = set(arrays["train"][1].tolist())
+    def reader(self, augment: bool) -> ReadImage:
+        size = self.size or list(self.sample_shape[1:])  # a checkpoint's, before setup()
+        return ReadImage(self.channels, size, augment, self.crop_scale, self.max_image_pixels)
+
+    def load(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The files and their classes by split; decoded here only when held in memory."""
+        files = {"train": list_folder("data.path", self.path)}
+        if len(set(files["train"][1].tolist())) < 2:
+            [name] = set(files["train"][1].tolist())
             raise DataError(
                 f"data.path={self.path} has one class folder, {name!r}; a classifier needs two or"
                 f" more: add a folder of images per class ({self.path}/<class>/<image>)"
             )
         for split, folder in self.folders.items():
             if folder:
-                arrays[split] = self._read_folder(f"data.{split}_path", Path(folder))
-        return arrays
+                files[split] = list_folder(f"data.{split}_path", Path(folder))
+        if self.size is None:  # the first image's size, as it will be read (EXIF turned)
+            with Image.open(files["train"][0][0]) as first:
+                self.size = list(ImageOps.exif_transpose(first).size[::-1])
+        total = sum(len(paths) for paths, _ in files.values())
+        self.in_memory = total <= IN_MEMORY_UP_TO if self.in_memory is None else self.in_memory
+        if not self.in_memory:
+            return files
+        decoded = {}
+        for split, (paths, labels) in files.items():
+            files_read = ImageFiles(paths, labels, self.reader(False), self.bad_images)
+            decoded[split] = read_all(files_read)
+        return decoded
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        super().setup(stage)
+        self.sample_shape = (self.channels, *(self.size or self.sample_shape[1:]))
+        self.sample_dtype = np.dtype("uint8")
+        counts = {name: len(split) for name, split in self.splits.items()}
+        if not all(counts.values()):
+            raise DataError(
+                f"data.path={self.path}: {sum(counts.values())} images make"
+                f" {', '.join(f'{n} {name}' for name, n in counts.items())}: every split needs"
+                " images; add images, raise data.val_fraction and data.test_fraction, or give"
+                " data.val_path and data.test_path"
+            )
+        if not self.in_memory:  # the splits hold paths: read them as images
+            self.splits = {
+                name: self._files(split, augment=name == "train" and self.augment)
+                for name, split in self.splits.items()
+            }
+
+    def _files(self, split: ArrayDataset, augment: bool, skip: bool = True) -> ImageFiles:
+        bad_images = self.bad_images if skip else "stop"  # predictions must match their rows
+        return ImageFiles(
+            split.features,
+            split.targets,
+            self.reader(augment),
+            bad_images,
+            split.transform,
+            split.target_transform,
+        )
+
+    def fit(self, train_features: np.ndarray) -> dict[str, Any]:
+        """Statistics of a seeded sample of the training files (or of the decoded images)."""
+        if self.in_memory or not self.standardize or self.given_statistics is not None:
+            return super().fit(train_features)
+        rng = np.random.default_rng(self.split_seed)
+        count = min(self.statistics_images, len(train_features))
+        sample = np.sort(rng.choice(len(train_features), count, replace=False))
+        paths = train_features[sample]
+        images, _ = read_all(ImageFiles(paths, sample, self.reader(False), self.bad_images))
+        return super().fit(images)
+
+    def transforms(self, fitted: Any) -> tuple[Compose, Compose]:
+        """uint8 images -> normalised floats; in memory, training images are also cropped and
+        flipped here (files are as they are read, files.py)."""
+        transform, _ = super().transforms(fitted)
+        if not (self.in_memory and self.augment):
+            return transform, transform
+        size = self.size or list(self.sample_shape[1:])
+        crop = v2.RandomResizedCrop(size, scale=tuple(self.crop_scale), antialias=True)
+        augment = PerSample(v2.Compose([crop, v2.RandomHorizontalFlip()]))
+        first, *rest = transform.transforms
+        return transform, Compose([first, augment, *rest])
+
+    @property
+    def augmentation(self) -> None:
+        """None: the images are cropped and flipped as they are read, not as batches."""
+        return None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.sample_shape)  # the transforms keep (C, H, W)
 
     def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
-        """Every image file under `path` (or the one file), read at the training images' size
-        and channels: identifiers are the paths relative to `path`."""
-        channels, height, width = self.sample_shape
-        files = find_images(path, key="input")
-        images = read_images(files, path, channels, (height, width), key="input")
-        return [
-            str(file.relative_to(path)) if file != path else file.name for file in files
-        ], images
+        """Every image file under `path` (or the one file): identifiers are the paths relative
+        to `path`; the files are read as the loader asks for them."""
+        files = [path] if path.is_file() else find_images(path, f"input={path}")
+        ids = [str(file.relative_to(path)) if file != path else file.name for file in files]
+        return ids, np.array([str(file) for file in files])
 
     def read_image(self, file: BinaryIO) -> np.ndarray:
-        """One image file's bytes as a stored sample (1, C, H, W) at the training images' size
-        and channels, as `read_inputs()` reads each file."""
-        channels, height, width = self.sample_shape
-        return decode_image(file, channels, (height, width))[None].numpy()
-
-    def _read_folder(self, key: str, root: Path) -> Arrays:
-        """(images, class names) of `root/<class>/<image>`."""
-        if not root.is_dir():
-            raise DataError(f"{key}={root} is not a folder; point it at your images")
-        classes = sorted(
-            p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-        )
-        index = {name: i for i, name in enumerate(classes)}
-        found = make_dataset(str(root), index, IMG_EXTENSIONS, allow_empty=True) if index else []
-        if not found:
-            raise DataError(
-                f"{key}={root} holds no images in class folders: put each class's images in a"
-                f" folder of its own, {root}/<class>/<image> ({', '.join(IMG_EXTENSIONS)})"
-            )
-        images = read_images(
-            [Path(file) for file, _ in found], root, self.channels, self.decode_size, key
-        )
-        return images, np.array([classes[label] for _, label in found])
-
-
-def find_images(path: Path, key: str) -> list[Path]:
-    """The image files under `path`, sorted (or `path` itself, when it is one)."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise DataError(f"{key}={path} does not exist; give a folder of images, or one image")
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.suffix.lower() in IMG_EXTENSIONS
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
-    if not files:
-        raise DataError(f"{key}={path} holds no image files ({', '.join(IMG_EXTENSIONS)})")
-    return files
-
-
-def read_images(
-    files: Sequence[Path], root: Path, channels: int, size: tuple[int, int] | None, key: str
-) -> np.ndarray:
-    """The files decoded into one uint8 array (N, channels, H, W), each resized to `size`
-    (antialiased bilinear). Every file that cannot be decoded is named in one error."""
-    images, unreadable = [], []
-    for file in files:
+        """One image file's bytes as a stored sample (1, C, H, W) uint8, read as `read_inputs()`
+        files are (the evaluation geometry); a DataError says why it is not an image."""
         try:
-            images.append(decode_image(file, channels, size))
-        except DataError as err:
-            unreadable.append(f"{file.relative_to(root) if file != root else file} ({err})")
-    if unreadable:
-        more = f" and {len(unreadable) - SHOWN} more" if len(unreadable) > SHOWN else ""
-        raise DataError(
-            f"{key}={root}: {len(unreadable)} of {len(files)} files cannot be read as images:"
-            f" {'; '.join(unreadable[:SHOWN])}{more}; replace or delete them"
+            return self.reader(augment=False)(file)[None].numpy()
+        except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... per format
+            raise DataError(reason(err)) from None
+
+    def inputs_dataloader(self, features: np.ndarray) -> DataLoader:
+        if features.dtype == np.uint8:  # images already decoded
+            return super().inputs_dataloader(features)
+        inputs = ArrayDataset(features, np.zeros(len(features)), self.eval_transform)
+        return self._loader(self._files(inputs, augment=False, skip=False), shuffle=False)
+
+    def split_dataloader(self, split: str) -> DataLoader:
+        if self.in_memory:
+            return super().split_dataloader(split)
+        plain = self._files(self.split(split), augment=False, skip=False)
+        plain.transform = self.eval_transform
+        return self._loader(plain, shuffle=False)
+
+    def _loader(self, dataset: ArrayDataset, shuffle: bool) -> DataLoader:
+        order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+        workers = 0 if self.in_memory else self.num_workers  # batches from memory: no decoding
+        return DataLoader(
+            dataset,
+            batch_sampler=TensorBatchSampler(order, batch_size=self.batch_size, drop_last=False),
+            num_workers=workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers and workers > 0,
+            prefetch_factor=self.prefetch_factor if workers else None,
+            collate_fn=ArrayDataset.collate,
         )
-    sizes = {tuple(image.shape[1:]) for image in images}
-    if len(sizes) > 1:
-        first, other = sorted(sizes)[:2]
+
+
+def read_all(files: ImageFiles) -> tuple[np.ndarray, np.ndarray]:
+    """Every image of `files` decoded, in the calling process: (uint8 images, their targets)."""
+    images, targets = files.__getitems__(range(len(files)))
+    return images.numpy(), targets
+
+
+def list_folder(key: str, root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(image paths, class names) of `root/<class>/<image>`, sorted by class then path."""
+    if not root.is_dir():
+        raise DataError(f"{key}={root} is not a folder; point it at your images")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
         raise DataError(
-            f"{key}={root}: the images differ in size ({first[0]}x{first[1]}, {other[0]}x"
-            f"{other[1]}, ...); set data.image_size=[H,W] to resize them all as they are read"
+            f"{key}={root} holds no images in class folders: put each class's images in a"
+            f" folder of its own, {root}/<class>/<image> ({', '.join(IMG_EXTENSIONS)})"
         )
-    return torch.stack(images).numpy()
+    paths, labels = [], []
+    for name in classes:
+        files = find_images(root / name, f"{key}={root}: the class folder {name!r}")
+        paths += [str(file) for file in files]
+        labels += [name] * len(files)
+    return np.array(paths), np.array(labels)
 
 
-def decode_image(file: Path | BinaryIO, channels: int, size: tuple[int, int] | None) -> Tensor:
-    """One image file (a path, or its bytes as a file object) as uint8 (channels, H, W),
-    resized to `size`; a DataError says why it is not an image."""
-    from PIL import Image
-
-    try:
-        with Image.open(file) as image:
-            pixels = F.pil_to_tensor(image.convert(MODES[channels]))
-    except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... per format
-        raise DataError(str(err).splitlines()[0] if str(err) else type(err).__name__) from None
-    if size is not None and tuple(pixels.shape[1:]) != size:
-        pixels = F.resize(pixels, list(size), antialias=True)
-    return pixels
+def find_images(folder: Path, what: str) -> list[Path]:
+    """The image files under `folder`, sorted, following symlinks; a link that leads back to a
+    folder already walked (a symlink loop) is refused rather than walked forever."""
+    if not folder.is_dir():
+        raise DataError(f"{what} does not exist; give a folder of images, or one image")
+    seen: dict[tuple[int, int], str] = {}
+    files = []
+    for top, dirs, names in os.walk(folder, followlinks=True):
+        status = os.stat(top)
+        if (status.st_dev, status.st_ino) in seen:
+            raise DataError(
+                f"{what}: {top} is {seen[(status.st_dev, status.st_ino)]} again (a symlink"
+                " loop, or two links to one folder); remove the link"
+            )
+        seen[(status.st_dev, status.st_ino)] = top
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [
+            Path(top, name)
+            for name in names
+            if not name.startswith(".") and Path(name).suffix.lower() in IMG_EXTENSIONS
+        ]
+    if not files:
+        raise DataError(
+            f"{what} holds no images ({', '.join(IMG_EXTENSIONS)}); put its images there, or"
+            " delete the folder"
+        )
+    return sorted(files)
