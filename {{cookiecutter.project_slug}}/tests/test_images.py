@@ -13,11 +13,18 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
+from {{ cookiecutter.package_name }}.data.datamodule import ArrayDataModule
 from {{ cookiecutter.package_name }}.data.dataset import PerItemDataset
 from {{ cookiecutter.package_name }}.data.digits import DigitsDataModule
-from {{ cookiecutter.package_name }}.data.transforms import BatchRandomAffine, PerSample
+from {{ cookiecutter.package_name }}.data.transforms import BatchRandomAffine, Compose, PerSample
 from {{ cookiecutter.package_name }}.models.cnn import CNN
 from {{ cookiecutter.package_name }}.models.supervised import SupervisedModule
+
+
+def eval_steps(datamodule: ArrayDataModule) -> list[Any]:
+    """The steps of an image DataModule's evaluation transform (a Compose)."""
+    assert isinstance(datamodule.eval_transform, Compose)
+    return datamodule.eval_transform.transforms
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +58,7 @@ def test_every_split_reads_the_same_deterministic_images(digits: DigitsDataModul
     # Augmentation is batched, on the device, in training only: dataset[i] is what the model is
     # evaluated on, in every split, read after read.
     assert digits.train_set.transform is digits.val_set.transform is digits.eval_transform
-    assert {v2.ToDtype, v2.Normalize} <= {type(t) for t in digits.eval_transform.transforms}
+    assert {v2.ToDtype, v2.Normalize} <= {type(t) for t in eval_steps(digits)}
     torch.testing.assert_close(digits.train_set[0][0], digits.train_set[0][0])
     assert isinstance(digits.augmentation, BatchRandomAffine)
     assert DigitsDataModule(augment=False).augmentation is None
@@ -105,7 +112,7 @@ def test_warping_normalised_images_equals_normalising_warped_ones(
     digits: DigitsDataModule,
 ) -> None:
     raw = torch.as_tensor(digits.train_set.features[:64]).float() / 255
-    normalize = digits.eval_transform.transforms[-1]
+    normalize = eval_steps(digits)[-1]
     assert isinstance(normalize, v2.Normalize) and digits.augmentation is not None
     angles, shifts = torch.full((64,), 10.0), torch.full((64, 2), 1.5)  # black comes in
     warped_raw = BatchRandomAffine(10, 0.1).warp(raw, angles, shifts)  # fill 0: black
@@ -124,7 +131,7 @@ def test_batch_augmentation_keeps_the_pixel_statistics(digits: DigitsDataModule)
         v2.RandomAffine(10, translate=(0.1, 0.1), interpolation=v2.InterpolationMode.BILINEAR)
     )
     raw = torch.as_tensor(digits.train_set.features).float() / 255
-    reference = digits.eval_transform.transforms[-1](per_image(raw))  # warped, then normalised
+    reference = eval_steps(digits)[-1](per_image(raw))  # warped, then normalised
     for statistic in (torch.mean, torch.std):
         value = statistic(warped).item()
         assert value == pytest.approx(statistic(reference).item(), abs=0.03)
@@ -251,4 +258,4 @@ def test_resizing_changes_the_input_shape_the_model_sees() -> None:
     dm.setup()
     x, _ = next(iter(dm.train_dataloader()))
     assert x.shape[1:] == (1, 16, 16) == dm.input_shape  # no shape to write by hand
-    assert any(isinstance(t, v2.Resize) for t in dm.eval_transform.transforms)
+    assert any(isinstance(t, v2.Resize) for t in eval_steps(dm))

@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.data.transforms import Compose
 from {{ cookiecutter.package_name }}.errors import DataError
 
 from .test_errors import assert_one_line_errors, make_workdir
+from .test_images import eval_steps
 
 
 def write_tiny_mnist(root: Path, num_train: int = 40, num_test: int = 20) -> None:
@@ -68,7 +69,7 @@ def test_channel_statistics_are_summed_in_chunks_without_a_float_copy(tmp_path: 
     dm = mnist(tmp_path, val_fraction=0.1)
     dm.setup()
     features = dm.train_set.features
-    to_float = Compose(dm.eval_transform.transforms[:-1])  # every step before Normalize
+    to_float = Compose(eval_steps(dm)[:-1])  # every step before Normalize
     sizes: list[int] = []
 
     def recorded(batch: np.ndarray) -> torch.Tensor:
@@ -80,7 +81,7 @@ def test_channel_statistics_are_summed_in_chunks_without_a_float_copy(tmp_path: 
     pixels = to_float(features).double()  # the whole set in float64, for reference only
     torch.testing.assert_close(mean, pixels.mean(dim=(0, 2, 3)).float())
     torch.testing.assert_close(std, pixels.std(dim=(0, 2, 3), correction=0).float())
-    normalize = dm.eval_transform.transforms[-1]
+    normalize = eval_steps(dm)[-1]
     assert isinstance(normalize, v2.Normalize)
     assert normalize.mean == pytest.approx(mean.tolist()) and normalize.std == pytest.approx(
         std.tolist()
