@@ -7,7 +7,10 @@ import math
 import os
 import subprocess
 import sys
+import signal
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -165,6 +168,7 @@ Plugins.instance().register(OptunaSweeper)
 @hydra.main(config_path="conf", config_name="app", version_base=None)
 def main(cfg) -> float:
     start = time.time()
+    (Path(HydraConfig.get().runtime.output_dir) / "pid").write_text(str(os.getpid()))
     time.sleep(cfg.sleep)
     record = {"pid": os.getpid(), "start": start, "end": time.time(), "trial": cfg.trial}
     (Path(HydraConfig.get().runtime.output_dir) / "record.json").write_text(json.dumps(record))
@@ -205,13 +209,18 @@ hydra:
 """
 
 
-def sweep_app(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
+def app_command(cwd: Path, *overrides: str) -> list[str]:
+    """The command that sweeps the app in `cwd` (written there)."""
     (cwd / "conf").mkdir(exist_ok=True)
     conf = APP_CONFIG.replace("PROJECT_CONF", str(PROJECT_ROOT / "conf"))
     (cwd / "conf" / "app.yaml").write_text(conf)
     (cwd / "app.py").write_text(textwrap.dedent(APP))
+    return [sys.executable, "app.py", "-m", *overrides]
+
+
+def sweep_app(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "app.py", "-m", *overrides],
+        app_command(cwd, *overrides),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -284,3 +293,58 @@ def test_joblib_runs_a_batch_of_trials_side_by_side(tmp_path: Path) -> None:
     assert first["pid"] != second["pid"]  # two worker processes
     assert first["start"] < second["end"] and second["start"] < first["end"]  # side by side
     assert third["start"] >= max(first["end"], second["end"])  # the next batch, after both
+
+
+# Lost trials: a heartbeat every second, a trial silent for 2 s is lost.
+HEARTBEAT = ("hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=2")
+
+
+def started_jobs(cwd: Path) -> list[Path]:
+    """The folders of the app's jobs that have started, each with its process id."""
+    return sorted((cwd / "sweep").glob("*/pid")) if (cwd / "sweep").is_dir() else []
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_trial_killed_with_its_sweep_runs_again_on_the_next_sweep(tmp_path: Path) -> None:
+    sweep = subprocess.Popen(
+        app_command(tmp_path, *HEARTBEAT, "sleep=30"), cwd=tmp_path, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(lambda: started_jobs(tmp_path))
+    finally:
+        sweep.kill()  # SIGKILL: no handler runs, as when a machine goes
+        sweep.wait()
+    [lost] = app_study(tmp_path).trials
+    assert lost.state.name == "RUNNING"  # until its heartbeat is overdue
+    time.sleep(2.5)
+    result = sweep_app(tmp_path, *HEARTBEAT, "hydra.sweeper.n_trials=2")
+    assert result.returncode == 0, result.stderr
+    failed, retry, new = app_study(tmp_path).trials
+    assert (failed.state.name, retry.state.name, new.state.name) == ("FAIL", "COMPLETE", "COMPLETE")
+    assert retry.params == lost.params  # the same point again
+    assert [job["trial"] for job in app_jobs(tmp_path)] == [1, 2]  # the lost one left no record
+
+
+@pytest.mark.slow
+def test_the_trials_of_a_dead_joblib_worker_run_again(tmp_path: Path) -> None:
+    command = app_command(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=4", "sleep=3", "x=0.25,0.5,0.75,1.25",
+    )  # fmt: skip
+    sweep = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    wait_for(lambda: started_jobs(tmp_path))
+    os.kill(int(started_jobs(tmp_path)[0].read_text()), signal.SIGKILL)
+    stdout, _ = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, stdout
+    assert "A worker died, its batch's trials run again: TerminatedWorkerError: " in stdout
+    first, second, *retries = app_study(tmp_path).trials
+    assert (first.state.name, second.state.name) == ("FAIL", "FAIL")  # the batch of the dead one
+    assert [t.state.name for t in retries] == ["COMPLETE", "COMPLETE"]
+    assert sorted(t.params["x"] for t in retries) == sorted((first.params["x"], second.params["x"]))
