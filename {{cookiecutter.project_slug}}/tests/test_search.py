@@ -5,9 +5,9 @@ project's sweeper, Hydra's launchers, a study in SQLite) in subprocesses of a fe
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
-import signal
 import textwrap
 import time
 from collections.abc import Callable
@@ -108,6 +108,15 @@ def test_the_search_settings_are_checked_before_any_trial() -> None:
         build_sweeper(search_config("hydra.sweeper.max_failure_rate=1.5"))
     maximize = build_sweeper(search_config("monitor.mode=max")).direction
     assert maximize == optuna.study.StudyDirection.MAXIMIZE
+
+
+def test_a_password_written_into_the_storage_url_is_refused() -> None:
+    # The saved configs keep hydra.sweeper.storage as written: ${oc.env:...} is the way.
+    url = "postgresql+psycopg2://optuna:s3cret@dbhost/optuna"
+    sweeper = build_sweeper(cfg := search_config(f"hydra.sweeper.storage={url}"))
+    sweeper.config = cfg
+    with pytest.raises(ConfigError, match=r"holds a password.*:\$\{oc.env:OPTUNA_DB_PASSWORD\}@"):
+        sweeper.open_storage()
 
 
 def test_each_search_composes_with_its_study_under_logs_sweeps() -> None:

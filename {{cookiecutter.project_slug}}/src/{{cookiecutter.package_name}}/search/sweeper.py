@@ -37,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -362,6 +363,7 @@ class OptunaSweeper(Sweeper):
         log.info(
             "%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, type(sampler).__name__
         )
+        self.fail_unstarted(study)
         with failed_jobs_in_one_line():
             self._run(study, storage, n_trials, space, fixed)
         self._save_best(study)
@@ -389,6 +391,21 @@ class OptunaSweeper(Sweeper):
                 grace_period=self.grace_period,
                 heartbeat_stale_trial_callback=self.retry,
             )
+
+    def fail_unstarted(self, study: optuna.Study) -> None:
+        """Fails and retries each trial whose sweep died after asking for it and before its
+        first heartbeat, which the heartbeat never finds: RUNNING, with no parameter yet (a
+        sweep sets them at once), since more than grace_period seconds."""
+        since = datetime.now() - timedelta(seconds=self.grace_period)  # Optuna's local times
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.params or not trial.datetime_start or trial.datetime_start > since:
+                continue
+            try:
+                study.tell(trial.number, state=TrialState.FAIL)
+            except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+                continue  # another sweep on the study failed it first
+            log.warning("Trial %d was lost before it started: FAIL", trial.number)
+            self.retry(study, study.trials[trial.number])
 
     def resume_from(self, trial: optuna.Trial) -> list[str]:
         """`ckpt_path=<last.ckpt>` for a retry whose lost trial left one in its folder (a
