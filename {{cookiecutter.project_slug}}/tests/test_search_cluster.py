@@ -105,15 +105,13 @@ def test_a_search_killed_three_times_ends_with_every_trial_done(tmp_path: Path) 
 
 
 PG = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")  # libpq's, pg_virtualenv's
-# Prints pg_virtualenv's PG* variables, then keeps its cluster until stdin closes.
 URL = "postgresql+psycopg2://{PGUSER}:{PGPASSWORD}@{PGHOST}:{PGPORT}/{PGDATABASE}"
-SERVE = "import json, os, sys; print(json.dumps(dict(os.environ)), flush=True); sys.stdin.read()"
 
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[dict[str, str]]:
     """A PostgreSQL server's PG* variables: the server they name (CI's service), else a
-    throw-away cluster of pg_virtualenv (Debian's postgresql package), even as root."""
+    throw-away cluster of pg_virtualenv (Debian's postgresql package)."""
     if all(os.environ.get(name) for name in PG):
         yield {name: os.environ[name] for name in PG}
         return
@@ -122,16 +120,22 @@ def postgres() -> Iterator[dict[str, str]]:
             "no PostgreSQL server: install PostgreSQL (Debian: apt-get install postgresql) or"
             " name one with PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE"
         )
-    server = subprocess.Popen(
-        ["pg_virtualenv", sys.executable, "-c", SERVE],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    # The cluster's variables, then the cluster until stdin closes. As root pg_virtualenv
+    # takes the machine's one "regress" cluster; as postgres, one of its own in a temp folder.
+    command = ["pg_virtualenv", "sh", "-c", "env; cat > /dev/null"]
+    command = ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert server.stdin is not None and server.stdout is not None
     try:
-        variables = json.loads(next(line for line in server.stdout if line.startswith("{")))
-        yield {name: variables[name] for name in PG}
+        variables: dict[str, str] = {}
+        for line in server.stdout:
+            name, _, value = line.rstrip("\n").partition("=")
+            if name in PG:
+                variables[name] = value
+            if len(variables) == len(PG):
+                break
+        assert set(variables) == set(PG), f"pg_virtualenv gave no server: {variables}"
+        yield variables
     finally:
         server.stdin.close()  # the cluster is dropped
         server.wait(timeout=120)

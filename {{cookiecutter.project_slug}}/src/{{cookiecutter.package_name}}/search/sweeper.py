@@ -60,6 +60,7 @@ from optuna.distributions import (
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from ..errors import ConfigError, ProjectError
 from ..multirun import job_line, job_records
@@ -383,14 +384,19 @@ class OptunaSweeper(Sweeper):
             )
         # SQLite creates the study's file, not its folder; the jobs' folders come later.
         Path(self.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+        storage = functools.partial(
+            optuna.storages.RDBStorage,
+            self.storage,
+            heartbeat_interval=self.heartbeat_interval,
+            grace_period=self.grace_period,
+            heartbeat_stale_trial_callback=self.retry,
+        )
         with warnings.catch_warnings():  # heartbeats are experimental: nothing to act on
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                self.storage,
-                heartbeat_interval=self.heartbeat_interval,
-                grace_period=self.grace_period,
-                heartbeat_stale_trial_callback=self.retry,
-            )
+            try:
+                return storage()
+            except (IntegrityError, ProgrammingError):  # PostgreSQL, when another sweep made
+                return storage()  # the study's tables at the same moment: they are there now
 
     def fail_unstarted(self, study: optuna.Study) -> None:
         """Fails and retries each trial whose sweep died after asking for it and before its
