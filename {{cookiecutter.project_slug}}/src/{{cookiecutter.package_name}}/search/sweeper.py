@@ -13,19 +13,19 @@ goes on unless a batch fails beyond `max_failure_rate`.
 Lost trials: a database storage gets Optuna's heartbeat. While a trial runs, the sweep process
 records its heartbeat every `heartbeat_interval` seconds; a RUNNING trial without one for
 `grace_period` seconds lost its process (kill -9, the OOM killer, a preempted node), and the
-next sweep on the study marks it FAIL and queues it again with the same parameters
-(RetryHeartbeatStaleTrialCallback), up to `max_retry` times. A trial whose joblib worker died is
-queued again the same way, at once. A retry resumes from the last.ckpt the lost trial left, if
-any (`ckpt_path=`). Several sweep processes, on several machines, may share one study in a
-database server: each asks the study for its trials, so none runs a trial twice.
+next sweep on the study (before each trial it starts) marks it FAIL and queues it again with
+the same parameters (RetryHeartbeatStaleTrialCallback), up to `max_retry` times. A trial whose
+joblib worker died is queued again the same way, at once. A retry resumes from the last.ckpt
+the lost trial left, if any (`ckpt_path=`). Several sweep processes, on several machines, may
+share one study in a database server: each asks the study for its trials, so none runs a trial
+twice.
 
 Why `study.optimize` rather than ask and tell: the heartbeat works inside `study.optimize`
-only. `optimize` wants
-an objective that returns each trial's value, while Hydra's launchers run jobs in batches and
-parallel only within a batch; so `n_jobs` threads each run `optimize` on the study, their
-objectives hand their trials to `Batches`, and the main thread launches them as one batch once
-every thread waits. The launcher is always called from the main thread: the basic launcher runs
-the job right there, where Lightning can install its signal handlers.
+only. `optimize` wants an objective that returns each trial's value, while Hydra's launchers
+run jobs in batches and parallel only within a batch; so `n_jobs` threads each run `optimize`
+on the study, their objectives hand their trials to `Batches`, and the main thread launches
+them as one batch once every thread waits. The launcher is always called from the main thread:
+the basic launcher runs the job right there, where Lightning can install its signal handlers.
 """
 
 import functools
