@@ -332,3 +332,5 @@ def test_the_trials_of_a_dead_joblib_worker_run_again(tmp_path: Path) -> None:
     assert (first.state.name, second.state.name) == ("FAIL", "FAIL")  # the batch of the dead one
     assert [t.state.name for t in retries] == ["COMPLETE", "COMPLETE"]
     assert sorted(t.params["x"] for t in retries) == sorted((first.params["x"], second.params["x"]))
+    ran = sorted(job["trial"] for job in app_jobs(tmp_path))
+    assert ran[-2:] == [2, 3] and len(set(ran)) == len(ran)  # each retry ran once

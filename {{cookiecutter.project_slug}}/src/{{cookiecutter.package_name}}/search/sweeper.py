@@ -454,8 +454,14 @@ class OptunaSweeper(Sweeper):
         assert self.launcher is not None
         workers = min(self.n_jobs, n_trials)
         batches = Batches(workers)
+        # One thread at a time fails lost trials and asks for its next one, from the end of its
+        # trial to the start of the next objective: with SQLite two threads could both take the
+        # same waiting trial (a retry), or both queue a retry of the same lost trial.
+        asking, holds = threading.Lock(), threading.local()
 
         def objective(trial: optuna.Trial) -> float:
+            asking.release()
+            holds.lock = False
             try:
                 sampled = [f"{key}={suggest(trial, key, v)}" for key, v in space.items()]
             except ValueError as error:  # a parameter the study drew from another range
@@ -474,11 +480,14 @@ class OptunaSweeper(Sweeper):
             return job_value(job)
 
         def retry_lost(study: optuna.Study, trial: FrozenTrial) -> None:
+            asking.acquire()  # before the next trial (released when `optimize` returns)
+            holds.lock = True
             if trial.number in self.lost:  # its worker died: the heartbeat's retry, now
                 self.retry(study, trial)
 
         def optimize(trials: int) -> None:
             error = None
+            holds.lock = asking.acquire()
             try:
                 # Each thread has a study of its own: `stop` ends that thread's loop only.
                 own = optuna.load_study(
@@ -488,6 +497,8 @@ class OptunaSweeper(Sweeper):
             except BaseException as raised:
                 error = raised
             finally:
+                if holds.lock:
+                    asking.release()
                 batches.leave(error)
 
         threads = [
