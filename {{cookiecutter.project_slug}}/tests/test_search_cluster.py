@@ -15,6 +15,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from optuna.trial import TrialState
 
 from {{ cookiecutter.package_name }}.search.sweeper import retried
@@ -40,11 +41,13 @@ def start_search(cwd: Path, *overrides: str) -> subprocess.Popen:
 
 
 def trials(cwd: Path) -> list[optuna.trial.FrozenTrial]:
-    if not (sweep_dir(cwd) / "study.db").is_file():
+    """The trials so far, read while a sweep may be creating the study (left to it)."""
+    if not (database := sweep_dir(cwd) / "study.db").is_file():
         return []
     try:
-        return load_study(cwd).trials
-    except KeyError:  # the study is being created
+        storage = optuna.storages.RDBStorage(f"sqlite:///{database}", skip_table_creation=True)
+        return optuna.load_study(study_name="regression_optuna", storage=storage).trials
+    except (KeyError, RuntimeError, sqlalchemy.exc.SQLAlchemyError):  # not created yet
         return []
 
 
@@ -72,7 +75,7 @@ def test_a_search_killed_three_times_ends_with_every_trial_done(tmp_path: Path) 
             lost |= {t.number for t in trials(tmp_path) if t.state == TrialState.RUNNING}
         else:
             assert sweep.wait(timeout=600) == 0, (tmp_path / "console.txt").read_text()
-    study = trials(tmp_path)
+    study = load_study(tmp_path).trials
     assert kills == 3 and lost
     states = [t.state for t in study]
     assert sum(s in DONE for s in states) == requested and TrialState.RUNNING not in states

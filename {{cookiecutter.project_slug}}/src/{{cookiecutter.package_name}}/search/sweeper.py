@@ -60,7 +60,7 @@ from optuna.distributions import (
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import ConfigError, ProjectError
 from ..multirun import job_line, job_records
@@ -395,8 +395,8 @@ class OptunaSweeper(Sweeper):
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
                 return storage()
-            except (IntegrityError, ProgrammingError):  # PostgreSQL, when another sweep made
-                return storage()  # the study's tables at the same moment: they are there now
+            except DBAPIError:  # another sweep made the study's tables at the same moment:
+                return storage()  # they are there now (any other error is raised again)
 
     def fail_unstarted(self, study: optuna.Study) -> None:
         """Fails and retries each trial whose sweep died after asking for it and before its
