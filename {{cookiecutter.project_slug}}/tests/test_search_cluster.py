@@ -59,6 +59,12 @@ def wait_for_new_trial(cwd: Path, sweep: subprocess.Popen, before: int) -> None:
         time.sleep(0.2)
 
 
+def trial_seconds(cwd: Path) -> float:
+    """How long the completed trials took, on average (1 s before any)."""
+    took = [t.duration.total_seconds() for t in trials(cwd) if t.duration and t.state in DONE]
+    return sum(took) / len(took) if took else 1.0
+
+
 def test_a_search_killed_three_times_ends_with_every_trial_done(tmp_path: Path) -> None:
     requested, kills, lost = 8, 0, set()
     moments = random.Random(0)
@@ -66,8 +72,9 @@ def test_a_search_killed_three_times_ends_with_every_trial_done(tmp_path: Path) 
         # The same command, for the trials still missing (a rerun runs n_trials more).
         sweep = start_search(tmp_path, f"hydra.sweeper.n_trials={missing}")
         if kills < 3:
+            # A random moment of its first trial (of a trial's length, as trials so far took).
             wait_for_new_trial(tmp_path, sweep, len(trials(tmp_path)))
-            time.sleep(moments.uniform(0.0, 2.5))
+            time.sleep(moments.uniform(0.0, 1.0) * trial_seconds(tmp_path))
             if sweep.poll() is None:
                 os.kill(sweep.pid, signal.SIGKILL)
                 kills += 1
