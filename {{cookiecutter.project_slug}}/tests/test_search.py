@@ -5,9 +5,12 @@ project's sweeper, Hydra's launchers, a study in SQLite) in subprocesses of a fe
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -107,6 +110,15 @@ def test_the_search_settings_are_checked_before_any_trial() -> None:
     assert maximize == optuna.study.StudyDirection.MAXIMIZE
 
 
+def test_a_password_written_into_the_storage_url_is_refused() -> None:
+    # The saved configs keep hydra.sweeper.storage as written: ${oc.env:...} is the way.
+    url = "postgresql+psycopg2://optuna:s3cret@dbhost/optuna"
+    sweeper = build_sweeper(cfg := search_config(f"hydra.sweeper.storage={url}"))
+    sweeper.config = cfg
+    with pytest.raises(ConfigError, match=r"holds a password.*:\$\{oc.env:OPTUNA_DB_PASSWORD\}@"):
+        sweeper.open_storage()
+
+
 def test_each_search_composes_with_its_study_under_logs_sweeps() -> None:
     for path in sorted((PROJECT_ROOT / "conf" / "hparams_search").glob("*.yaml")):
         cfg = search_config(f"hparams_search={path.stem}")
@@ -165,6 +177,7 @@ Plugins.instance().register(OptunaSweeper)
 @hydra.main(config_path="conf", config_name="app", version_base=None)
 def main(cfg) -> float:
     start = time.time()
+    (Path(HydraConfig.get().runtime.output_dir) / "pid").write_text(str(os.getpid()))
     time.sleep(cfg.sleep)
     record = {"pid": os.getpid(), "start": start, "end": time.time(), "trial": cfg.trial}
     (Path(HydraConfig.get().runtime.output_dir) / "record.json").write_text(json.dumps(record))
@@ -205,13 +218,18 @@ hydra:
 """
 
 
-def sweep_app(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
+def app_command(cwd: Path, *overrides: str) -> list[str]:
+    """The command that sweeps the app in `cwd` (written there)."""
     (cwd / "conf").mkdir(exist_ok=True)
     conf = APP_CONFIG.replace("PROJECT_CONF", str(PROJECT_ROOT / "conf"))
     (cwd / "conf" / "app.yaml").write_text(conf)
     (cwd / "app.py").write_text(textwrap.dedent(APP))
+    return [sys.executable, "app.py", "-m", *overrides]
+
+
+def sweep_app(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "app.py", "-m", *overrides],
+        app_command(cwd, *overrides),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -284,3 +302,35 @@ def test_joblib_runs_a_batch_of_trials_side_by_side(tmp_path: Path) -> None:
     assert first["pid"] != second["pid"]  # two worker processes
     assert first["start"] < second["end"] and second["start"] < first["end"]  # side by side
     assert third["start"] >= max(first["end"], second["end"])  # the next batch, after both
+
+
+def started_jobs(cwd: Path) -> list[Path]:
+    """The folders of the app's jobs that have started, each with its process id."""
+    return sorted((cwd / "sweep").glob("*/pid")) if (cwd / "sweep").is_dir() else []
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_the_trials_of_a_dead_joblib_worker_run_again(tmp_path: Path) -> None:
+    command = app_command(
+        tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=4", "sleep=2", "x=0.25,0.5,0.75,1.25",
+    )  # fmt: skip
+    sweep = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    wait_for(lambda: started_jobs(tmp_path))
+    os.kill(int(started_jobs(tmp_path)[0].read_text()), signal.SIGKILL)
+    stdout, _ = sweep.communicate(timeout=300)
+    assert sweep.returncode == 0, stdout
+    assert "A worker died, its batch's trials run again: TerminatedWorkerError: " in stdout
+    first, second, *retries = app_study(tmp_path).trials
+    assert (first.state.name, second.state.name) == ("FAIL", "FAIL")  # the batch of the dead one
+    assert [t.state.name for t in retries] == ["COMPLETE", "COMPLETE"]
+    assert sorted(t.params["x"] for t in retries) == sorted((first.params["x"], second.params["x"]))
+    ran = sorted(job["trial"] for job in app_jobs(tmp_path))
+    assert ran[-2:] == [2, 3] and len(set(ran)) == len(ran)  # each retry ran once

@@ -7,6 +7,7 @@ import optuna
 import pytest
 
 from {{ cookiecutter.package_name }}.search.summary import main, write_summary
+from {{ cookiecutter.package_name }}.search.sweeper import redacted, retries
 
 
 def run_trials(study: optuna.Study, *xs: float) -> None:
@@ -81,3 +82,27 @@ def test_pruned_trials_show_how_far_they_got(tmp_path: Path) -> None:
     assert "| 0 | COMPLETE | 0.35 | 0.1 | 4 |" in summary
     assert "| 2 | PRUNED | 1.9 | 0.9 | 1 |" in summary  # its value: the last it reported
     assert (tmp_path / "out" / "intermediate_values.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_retry_shows_beside_the_lost_trial_it_replaces(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'lost.db'}"
+    study = optuna.create_study(study_name="lost", storage=url)
+    study.enqueue_trial({"x": 1.5})
+    lost = study.ask({"x": optuna.distributions.FloatDistribution(-4.0, 4.0)})
+    study.tell(lost, state=optuna.trial.TrialState.FAIL)  # as the heartbeat fails it
+    for _ in range(2):  # the retry is lost in turn, then runs
+        retries(max_retry=3)(study, study.trials[-1])
+        if len(study.trials) < 3:
+            study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
+    study.optimize(quadratic, n_trials=1)
+    summary = write_summary(url, "lost", tmp_path / "out").read_text()
+    assert "| trial | state | value | x | seconds | retry |" in summary
+    assert "| 0 | FAIL |  | 1.5 |" in summary and "| retried as #1 |" in summary
+    assert "| 1 | FAIL |  | 1.5 |" in summary and "| retry of #0, retried as #2 |" in summary
+    assert "| 2 | COMPLETE | 0.25 | 1.5 |" in summary
+    assert summary.endswith("| retry of #1 |\n")
+
+
+def test_a_database_password_shows_as_stars() -> None:
+    url = "postgresql+psycopg2://optuna:s3cret@db.example:5432/optuna"
+    assert redacted(url) == "postgresql+psycopg2://optuna:***@db.example:5432/optuna"

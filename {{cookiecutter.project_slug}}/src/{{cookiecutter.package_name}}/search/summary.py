@@ -28,6 +28,7 @@ from optuna.visualization.matplotlib import (  # noqa: E402
 
 from ..multirun import common_overrides, failed_jobs, job_records, jobs_markdown  # noqa: E402
 from ..runs import atomic_open, write_atomically  # noqa: E402
+from .sweeper import redacted, retried  # noqa: E402
 
 
 def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "value") -> Path:
@@ -75,7 +76,8 @@ def _markdown(study: optuna.Study, storage: str, metric: str) -> str:
     lines = [
         f"# Sweep `{study.study_name}`",
         "",
-        f"Storage: `{storage}`; {direction} `{metric}`; trials: {len(study.trials)} ({counts})",
+        f"Storage: `{redacted(storage)}`; {direction} `{metric}`;"
+        f" trials: {len(study.trials)} ({counts})",
         "",
     ]
     if any(t.state == TrialState.COMPLETE for t in study.trials):
@@ -91,7 +93,9 @@ def _markdown(study: optuna.Study, storage: str, metric: str) -> str:
         if any(trial.state == TrialState.PRUNED for trial in study.trials):
             lines += [f"A PRUNED trial's {metric} is the last one it reported.", ""]
     names = sorted({name for trial in study.trials for name in trial.params})
+    retries = _retries(study)
     columns = ["trial", "state", metric, *names, *(["epochs"] if reported else []), "seconds"]
+    columns += ["retry"] if retries else []
     lines += ["| " + " | ".join(columns) + " |", "| " + " | ".join(["---"] * len(columns)) + " |"]
     for trial in study.trials:
         seconds = trial.duration.total_seconds() if trial.duration else None
@@ -99,8 +103,19 @@ def _markdown(study: optuna.Study, storage: str, metric: str) -> str:
         cells += [_number(trial.params.get(name)) for name in names]
         cells += [str(len(trial.intermediate_values))] if reported else []
         cells.append(_number(seconds, ".1f"))
+        cells += [retries.get(trial.number, "")] if retries else []
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _retries(study: optuna.Study) -> dict[int, str]:
+    """What the retry column says of each lost trial and of each trial that runs one again."""
+    notes: dict[int, list[str]] = {}
+    for trial in study.trials:
+        if lost := retried(trial):  # the trials it runs again, the one it replaces last
+            notes.setdefault(lost[-1], []).append(f"retried as #{trial.number}")
+            notes.setdefault(trial.number, []).insert(0, f"retry of #{lost[-1]}")
+    return {number: ", ".join(note) for number, note in notes.items()}
 
 
 def _number(value: object, spec: str = ".6g") -> str:

@@ -10,14 +10,22 @@ or SLURM jobs), told its trial number with `++trial=<number>` so that its prunin
 stopped is PRUNED; a job that failed, or returned no finite number, is FAIL, and the sweep
 goes on unless a batch fails beyond `max_failure_rate`.
 
-Why `study.optimize` rather than ask and tell: Optuna's heartbeat (`heartbeat_interval` of
-RDBStorage: a running trial whose process died is failed, and `RetryFailedTrialCallback` runs
-it again) works inside `study.optimize` only, and the searches need it next. `optimize` wants
-an objective that returns each trial's value, while Hydra's launchers run jobs in batches and
-parallel only within a batch; so `n_jobs` threads each run `optimize` on the study, their
-objectives hand their trials to `Batches`, and the main thread launches them as one batch once
-every thread waits. The launcher is always called from the main thread: the basic launcher runs
-the job right there, where Lightning can install its signal handlers.
+Lost trials: a database storage gets Optuna's heartbeat. While a trial runs, the sweep process
+records its heartbeat every `heartbeat_interval` seconds; a RUNNING trial without one for
+`grace_period` seconds lost its process (kill -9, the OOM killer, a preempted node), and the
+next sweep on the study (before each trial it starts) marks it FAIL and queues it again with
+the same parameters (RetryHeartbeatStaleTrialCallback), up to `max_retry` times. A trial whose
+joblib worker died is queued again the same way, at once. A retry resumes from the last.ckpt
+the lost trial left, if any (`ckpt_path=`). Several sweep processes, on several machines, may
+share one study in a database server: each asks the study for its trials, so none runs a trial
+twice.
+
+Why `study.optimize` rather than ask and tell: the heartbeat works inside `study.optimize`
+only. `optimize` wants an objective that returns each trial's value, while Hydra's launchers
+run jobs in batches and parallel only within a batch; so `n_jobs` threads each run `optimize`
+on the study, their objectives hand their trials to `Batches`, and the main thread launches
+them as one batch once every thread waits. The launcher is always called from the main thread:
+the basic launcher runs the job right there, where Lightning can install its signal handlers.
 """
 
 import functools
@@ -27,7 +35,9 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +57,13 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
-from optuna.trial import TrialState
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import ConfigError, ProjectError
-from ..multirun import job_line
+from ..multirun import job_line, job_records
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +75,10 @@ Batch = list[tuple[list[str], Future[JobReturn]]]  # each job's overrides, and i
 
 class JobFailed(Exception):
     """A trial's job failed or returned no finite number: the trial is FAIL, the sweep goes on."""
+
+
+class JobLost(JobFailed):
+    """A trial's job died with its worker process: the trial is FAIL and runs again."""
 
 
 class SweepStopped(ProjectError):
@@ -91,6 +108,25 @@ def failed_jobs_in_one_line() -> Iterator[None]:
     finally:
         for handler in handlers:
             handler.removeFilter(one_line)
+
+
+def redacted(url: str) -> str:
+    """A database URL as logs and summaries show it: its password as ***."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def retries(max_retry: int) -> RetryHeartbeatStaleTrialCallback:
+    """Optuna's callback that queues a lost trial again with its parameters."""
+    with warnings.catch_warnings():  # experimental since Optuna 2.8, nothing to act on
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback(max_retry)
+
+
+def retried(trial: FrozenTrial) -> list[int]:
+    """The lost trials this one runs again, the first first; [] for a trial of its own."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RetryHeartbeatStaleTrialCallback.retry_history(trial)
 
 
 def distribution(override: Override) -> BaseDistribution:
@@ -235,6 +271,11 @@ class Batches:
         for (_, done), job in zip(batch, jobs, strict=True):
             done.set_result(job)
 
+    def lose(self, batch: Batch, why: str) -> None:
+        """The batch's jobs died with their worker process: their trials are lost."""
+        for _, done in batch:
+            done.set_exception(JobLost(f"its worker process died: {why}"))
+
     def close(self, why: BaseException, batch: Batch) -> None:
         """Ends the sweep on an error in the main thread: the trials of `batch` and those
         waiting fail with it, and the threads stop."""
@@ -260,10 +301,19 @@ class OptunaSweeper(Sweeper):
         storage: str | None = None,
         max_failure_rate: float = 0.0,
         params: DictConfig | None = None,
+        heartbeat_interval: int = 10,
+        grace_period: int = 30,
+        max_retry: int = 3,
     ) -> None:
         if str(direction) not in DIRECTIONS:
             raise ConfigError(f"hydra.sweeper.direction={direction}: use min or max")
-        for key, value, low in (("n_trials", n_trials, 1), ("n_jobs", n_jobs, 1)):
+        for key, value, low in (
+            ("n_trials", n_trials, 1),
+            ("n_jobs", n_jobs, 1),
+            ("heartbeat_interval", heartbeat_interval, 1),
+            ("grace_period", grace_period, heartbeat_interval + 1),
+            ("max_retry", max_retry, 0),
+        ):
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"hydra.sweeper.{key}={value}: use a whole number >= {low}")
         if not 0.0 <= max_failure_rate <= 1.0:
@@ -278,6 +328,10 @@ class OptunaSweeper(Sweeper):
         self.storage = storage
         self.max_failure_rate = max_failure_rate
         self.params = params
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.retry = retries(max_retry)
+        self.lost: set[int] = set()  # numbers of the trials whose worker died in this sweep
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.launcher: Launcher | None = None
@@ -297,10 +351,7 @@ class OptunaSweeper(Sweeper):
         params = [f"{key!s}={value}" for key, value in (self.params or {}).items()]
         space, fixed = search_space([*params, *arguments])
         sampler, n_trials = self.build_sampler(space)
-        # SQLite creates the study's file, not its folder; the jobs' folders come later.
-        Path(self.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
-        storages = optuna.storages
-        storage = storages.RDBStorage(self.storage) if self.storage else storages.InMemoryStorage()
+        storage = self.open_storage()
         study = optuna.create_study(
             storage=storage,
             sampler=sampler,
@@ -312,12 +363,75 @@ class OptunaSweeper(Sweeper):
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if metric := OmegaConf.select(self.config, "monitor.metric"):  # dashboard's label
                 study.set_metric_names([metric])
-        where, sampler_name = self.storage or "memory", type(sampler).__name__
+        where = redacted(self.storage) if self.storage else "memory"
         log.info("Study %s in %s, %d trials before", study.study_name, where, len(study.trials))
-        log.info("%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, sampler_name)
+        log.info(
+            "%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, type(sampler).__name__
+        )
+        self.fail_unstarted(study)
         with failed_jobs_in_one_line():
             self._run(study, storage, n_trials, space, fixed)
         self._save_best(study)
+
+    def open_storage(self) -> optuna.storages.BaseStorage:
+        """The study's database, with heartbeats and retries of lost trials; or memory."""
+        assert self.config is not None
+        if not self.storage:
+            return optuna.storages.InMemoryStorage()
+        password = make_url(self.storage).password
+        written = OmegaConf.to_container(self.config.hydra.sweeper, resolve=False)
+        assert isinstance(written, dict)
+        if password and password in str(written["storage"]):  # not from ${oc.env:...}
+            raise ConfigError(
+                "hydra.sweeper.storage holds a password, which the saved configs would keep;"
+                " give it from the environment: ...://user:${oc.env:OPTUNA_DB_PASSWORD}@host/db"
+            )
+        # SQLite creates the study's file, not its folder; the jobs' folders come later.
+        Path(self.config.hydra.sweep.dir).mkdir(parents=True, exist_ok=True)
+        storage = functools.partial(
+            optuna.storages.RDBStorage,
+            self.storage,
+            heartbeat_interval=self.heartbeat_interval,
+            grace_period=self.grace_period,
+            heartbeat_stale_trial_callback=self.retry,
+        )
+        with warnings.catch_warnings():  # heartbeats are experimental: nothing to act on
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            try:
+                return storage()
+            except DBAPIError:  # another sweep made the study's tables at the same moment:
+                return storage()  # they are there now (any other error is raised again)
+
+    def fail_unstarted(self, study: optuna.Study) -> None:
+        """Fails and retries each trial whose sweep died after asking for it and before its
+        first heartbeat, which the heartbeat never finds: RUNNING, with no parameter yet (a
+        sweep sets them at once), since more than grace_period seconds."""
+        since = datetime.now() - timedelta(seconds=self.grace_period)  # Optuna's local times
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.params or not trial.datetime_start or trial.datetime_start > since:
+                continue
+            try:
+                study.tell(trial.number, state=TrialState.FAIL)
+            except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+                continue  # another sweep on the study failed it first
+            log.warning("Trial %d was lost before it started: FAIL", trial.number)
+            self.retry(study, study.trials[trial.number])
+
+    def resume_from(self, trial: optuna.Trial) -> list[str]:
+        """`ckpt_path=<last.ckpt>` for a retry whose lost trial left one in its folder (a
+        retry of a retry continued checkpointing there too), else nothing."""
+        assert self.config is not None
+        running = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        lost = next((retried(t) for t in running if t.number == trial.number), [])
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        folders = {tuple(r["overrides"]): r["folder"] for r in job_records(sweep_dir)}
+        for number in reversed(lost):
+            for overrides, folder in folders.items():
+                last = sweep_dir / folder / "checkpoints" / "last.ckpt"
+                if f"++trial={number}" in overrides and last.is_file():
+                    log.info("Trial %d resumes lost trial %d from %s", trial.number, number, last)
+                    return [f"ckpt_path={last.resolve()}"]
+        return []
 
     def build_sampler(
         self, space: dict[str, BaseDistribution]
@@ -344,8 +458,14 @@ class OptunaSweeper(Sweeper):
         assert self.launcher is not None
         workers = min(self.n_jobs, n_trials)
         batches = Batches(workers)
+        # One thread at a time fails lost trials and asks for its next one, from the end of its
+        # trial to the start of the next objective: with SQLite two threads could both take the
+        # same waiting trial (a retry), or both queue a retry of the same lost trial.
+        asking, holds = threading.Lock(), threading.local()
 
         def objective(trial: optuna.Trial) -> float:
+            asking.release()
+            holds.lock = False
             try:
                 sampled = [f"{key}={suggest(trial, key, v)}" for key, v in space.items()]
             except ValueError as error:  # a parameter the study drew from another range
@@ -353,22 +473,36 @@ class OptunaSweeper(Sweeper):
                     f"{error} (study {study.study_name!r} keeps each parameter's kind and"
                     " choices; a new hydra.sweeper.study_name starts a new study)"
                 ) from None
-            job = batches.run([*fixed, *sampled, f"++trial={trial.number}"])
+            resume = self.resume_from(trial)
+            try:
+                job = batches.run([*fixed, *sampled, f"++trial={trial.number}", *resume])
+            except JobLost:
+                self.lost.add(trial.number)
+                raise
             if batches.stopping:
                 trial.study.stop()  # after this trial
             return job_value(job)
 
+        def retry_lost(study: optuna.Study, trial: FrozenTrial) -> None:
+            asking.acquire()  # before the next trial (released when `optimize` returns)
+            holds.lock = True
+            if trial.number in self.lost:  # its worker died: the heartbeat's retry, now
+                self.retry(study, trial)
+
         def optimize(trials: int) -> None:
             error = None
+            holds.lock = asking.acquire()
             try:
                 # Each thread has a study of its own: `stop` ends that thread's loop only.
                 own = optuna.load_study(
                     study_name=study.study_name, storage=storage, sampler=study.sampler
                 )
-                own.optimize(objective, n_trials=trials, catch=(JobFailed,))
+                own.optimize(objective, trials, catch=(JobFailed,), callbacks=[retry_lost])
             except BaseException as raised:
                 error = raised
             finally:
+                if holds.lock:
+                    asking.release()
                 batches.leave(error)
 
         threads = [
@@ -383,8 +517,14 @@ class OptunaSweeper(Sweeper):
         stopped: SweepStopped | None = None
         try:
             while batch := batches.next():
-                jobs = self.launcher.launch([job for job, _ in batch], initial_job_idx=self.job_idx)
-                self.job_idx += len(jobs)
+                try:
+                    jobs = self.launcher.launch([job for job, _ in batch], self.job_idx)
+                except BrokenProcessPool as error:  # a worker died (joblib): retry its trials
+                    log.error("A worker died, its batch's trials run again: %s", job_line(error))
+                    batches.lose(batch, job_line(error))
+                    continue
+                finally:
+                    self.job_idx += len(batch)
                 failures = [failed for job in jobs if (failed := failure(job)) is not None]
                 if len(failures) / len(jobs) > self.max_failure_rate:
                     batches.stopping = True
