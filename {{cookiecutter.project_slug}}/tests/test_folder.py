@@ -144,7 +144,7 @@ def test_setup_and_the_first_batch_open_only_that_batchs_files(tmp_path: Path) -
         (lambda root: None, "is not a folder"),
         (
             lambda root: write_image_folder(root, per_class=1),
-            "3 images make 1 train, 0 val, 2 test: every split needs images",
+            "3 samples split as train 1, val 0, test 2 .*: the val split comes out empty",
         ),
         (
             lambda root: (write_image_folder(root), (root / "red" / "loop").symlink_to(root)),
@@ -297,7 +297,7 @@ def test_bad_image_folders_get_one_line(workdir: Path) -> None:
         (["data=images", "data.path={tmp}/empty"], "holds no images in class folders"),
         (["data=images", "data.path={tmp}/one_class"], "has one class folder, 'cat'"),
         (["data=images", "data.path={tmp}/empty_class"], "class folder 'mouse' holds no images"),
-        (["data=images", "data.path={tmp}/one_each"], "3 images make 3 train, 0 val, 0 test:"),
+        (["data=images", "data.path={tmp}/one_each"], "3 samples split as train 3, val 0, test 0 "),
         (["data=images", "data.path={tmp}/loop"], "a symlink loop, or two links to one folder"),
         ([*streamed, "data.path={tmp}/broken"], "broken/red/bad.png cannot be read as an image"),
         ([*streamed, "data.path={tmp}/not_image"], "red/bad.png cannot be read as an image"),

@@ -120,14 +120,6 @@ class ImageFolderDataModule(ImageDataModule):
         super().setup(stage)
         self.sample_shape = (self.channels, *(self.size or self.sample_shape[1:]))
         self.sample_dtype = np.dtype("uint8")
-        counts = {name: len(split) for name, split in self.splits.items()}
-        if not all(counts.values()):
-            raise DataError(
-                f"data.path={self.path}: {sum(counts.values())} images make"
-                f" {', '.join(f'{n} {name}' for name, n in counts.items())}: every split needs"
-                " images; add images, raise data.val_fraction and data.test_fraction, or give"
-                " data.val_path and data.test_path"
-            )
         if not self.in_memory:  # the splits hold paths: read them as images
             self.splits = {
                 name: self._files(split, augment=name == "train" and self.augment)
