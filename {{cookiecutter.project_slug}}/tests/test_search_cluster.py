@@ -121,7 +121,7 @@ URL = "postgresql+psycopg2://{PGUSER}:{PGPASSWORD}@{PGHOST}:{PGPORT}/{PGDATABASE
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[dict[str, str]]:
     """A PostgreSQL server's PG* variables: the server they name (CI's service), else a
-    throw-away cluster of pg_virtualenv (Debian's postgresql package)."""
+    throw-away server of pg_virtualenv (Debian's postgresql package)."""
     if all(os.environ.get(name) for name in PG):
         yield {name: os.environ[name] for name in PG}
         return
@@ -130,8 +130,8 @@ def postgres() -> Iterator[dict[str, str]]:
             "no PostgreSQL server: install PostgreSQL (Debian: apt-get install postgresql) or"
             " name one with PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE"
         )
-    # The cluster's variables, then the cluster until stdin closes. As root pg_virtualenv
-    # takes the machine's one "regress" cluster; as postgres, one of its own in a temp folder.
+    # The server's variables, then the server until stdin closes. As root pg_virtualenv
+    # takes the machine's one "regress" instance; as postgres, one of its own in a temp folder.
     command = ["pg_virtualenv", "sh", "-c", "env; cat > /dev/null"]
     command = ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
     server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -147,14 +147,14 @@ def postgres() -> Iterator[dict[str, str]]:
         assert set(variables) == set(PG), f"pg_virtualenv gave no server: {variables}"
         yield variables
     finally:
-        server.stdin.close()  # the cluster is dropped
+        server.stdin.close()  # the server is dropped
         server.wait(timeout=120)
 
 
 def test_two_searches_at_once_share_one_study_in_postgresql(
     tmp_path: Path, postgres: dict[str, str]
 ) -> None:
-    # The URL as a cluster's config gives it: every part, the password above all, from the
+    # The URL as a shared study's config gives it: every part, the password above all, from the
     # environment, so that no saved config, log or summary holds the password.
     url = re.sub(r"{(\w+)}", r"${oc.env:\1}", URL)
     command = [sys.executable, str(PROJECT_ROOT / "train.py"), "-m", *QUICK]

@@ -166,7 +166,10 @@ def test_train_on_a_csv_through_the_config(make_config, tmp_path: Path) -> None:
 MEMORY_LIMITED = """
 import resource, sys
 import numpy as np
-import {{ cookiecutter.package_name }}.build, {{ cookiecutter.package_name }}.data.table, {{ cookiecutter.package_name }}.prediction, {{ cookiecutter.package_name }}.training
+import {{ cookiecutter.package_name }}.build
+import {{ cookiecutter.package_name }}.data.table
+import {{ cookiecutter.package_name }}.prediction
+import {{ cookiecutter.package_name }}.training
 from {{ cookiecutter.package_name }}.cli import predict_main, train_main
 
 table, work, allowance, rows, columns = sys.argv[1:]
