@@ -1,5 +1,6 @@
 """data=images: a folder of image files, one sub-folder per class, read per batch or in memory."""
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -133,6 +134,30 @@ def test_setup_and_the_first_batch_open_only_that_batchs_files(tmp_path: Path) -
             next(iter(dm.train_dataloader()))
             images = [p for p in opened if p.startswith(str(root))]
             assert len(images) == sampled + 5, (per_class, settings)
+
+
+@pytest.mark.slow  # worker processes
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="workers inherit the hook by fork"
+)
+def test_workers_open_at_most_the_batches_they_prefetch(tmp_path: Path) -> None:
+    """setup() plus the first batch open at most batch_size x (prefetch + 1) x workers image
+    files, counted in every process: the audit hook writes one byte per open to a shared file
+    (os.write opens nothing), and forked workers inherit the hook."""
+    root = write_image_folder(tmp_path / "pets", per_class=60)  # 180 files, 6 times the bound
+    counter = os.open(tmp_path / "opens", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "open" and str(args[0]).startswith(str(root)):
+            os.write(counter, b".")
+
+    sys.addaudithook(hook)  # for the rest of the process: so `counter` is never closed
+    settings = {"mean": [0.5] * 3, "std": [0.2] * 3, "persistent_workers": False}
+    dm = folder(root, batch_size=5, num_workers=2, prefetch_factor=2, **settings)
+    batches = iter(dm.train_dataloader())
+    next(batches)
+    del batches  # the workers stop: no open can come later
+    assert 5 <= (tmp_path / "opens").stat().st_size <= 5 * (2 + 1) * 2
 
 
 @pytest.mark.parametrize(
