@@ -25,7 +25,7 @@ from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.search.pruning import OptunaPruning
 from {{ cookiecutter.package_name }}.search.sweeper import OptunaSweeper, grid, search_space
 
-from .conftest import CONFIG_DIR, PROJECT_ROOT, run_script, running_job
+from .conftest import CONFIG_DIR, PROJECT_ROOT, QUICK, error_line, run_script, running_job
 from .test_cli import HEAVY, imported
 
 SAMPLERS = sorted(p.stem for p in (PROJECT_ROOT / "conf/hydra/sweeper/sampler").glob("*.yaml"))
@@ -156,6 +156,27 @@ def test_the_searches_are_listed_and_compose_without_importing_optuna(tmp_path: 
     args = (str(PROJECT_ROOT / "train.py"), "hparams_search=digits_optuna", "--cfg", "job")
     assert imported(*args, cwd=tmp_path) & (HEAVY | {"optuna"}) == set()
     assert not (tmp_path / "logs").exists()
+
+
+def test_a_search_without_optuna_installed_is_one_line(tmp_path: Path) -> None:
+    # An `optuna` that cannot be imported, as on a machine without the optional dependencies.
+    (blocker := tmp_path / "missing").mkdir()
+    (blocker / "optuna.py").write_text("raise ModuleNotFoundError('no optuna', name='optuna')\n")
+    overrides = ("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1")
+    result = run_script(tmp_path, "train.py", *overrides, PYTHONPATH=str(blocker))
+    assert error_line(result) == (
+        "Error: hydra/sweeper=optuna needs the Python package 'optuna', which is not installed;"
+        " install the optional dependencies in pyproject.toml that list it"
+    )
+    assert not (tmp_path / "logs" / "multiruns").exists()
+
+
+def test_the_sweeper_runs_without_a_search_config(tmp_path: Path) -> None:
+    overrides = ("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1", *QUICK)
+    result = run_script(tmp_path, "train.py", *overrides)
+    assert result.returncode == 0, result.stderr
+    [summary] = (tmp_path / "logs" / "multiruns").glob("*/summary.md")
+    assert "1 COMPLETED" in summary.read_text()
 
 
 # A small Hydra app with the project's sweeper: each job returns (x - 1)^2 after `sleep`

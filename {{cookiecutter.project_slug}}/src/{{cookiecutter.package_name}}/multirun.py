@@ -4,6 +4,7 @@ Imported by Hydra at start-up (the callback in conf/hydra/default.yaml), so it s
 training stack is imported only inside the hooks that need it.
 """
 
+import importlib
 import json
 import logging
 import math
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from hydra.core.plugins import Plugins
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -118,6 +120,24 @@ def check_multirun(config: DictConfig) -> None:
     check_monitored_metrics(config)
 
 
+def register_sweeper(config: DictConfig) -> None:
+    """Registers a sweeper of this package (hydra/sweeper) with Hydra, which builds the sweeper
+    from its registry of plugins right after this check; a missing library is named here."""
+    target = OmegaConf.select(config, "hydra.sweeper._target_", default="")
+    module, _, name = str(target).rpartition(".")
+    if not module.startswith(f"{__package__}."):
+        return  # Hydra's own, or an installed plugin's
+    try:
+        sweeper = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as error:
+        choice = OmegaConf.select(config, "hydra.runtime.choices.hydra/sweeper")
+        raise ConfigError(
+            f"hydra/sweeper={choice} needs the Python package {error.name!r}, which is not"
+            " installed; install the optional dependencies in pyproject.toml that list it"
+        ) from None
+    Plugins.instance().register(sweeper)
+
+
 def job_line(error: BaseException) -> str:
     """The one line that says why a job failed: its `Error:` line, else the exception's."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
@@ -214,6 +234,7 @@ class MultirunCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             check_multirun(config)
+            register_sweeper(config)
         except ProjectError as err:
             # Hydra turns a callback's exception into a warning and goes on: stop here instead.
             print(f"Error: {err}", file=sys.stderr)

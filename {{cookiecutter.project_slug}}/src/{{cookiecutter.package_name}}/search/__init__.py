@@ -14,7 +14,6 @@ so this module stays light: Optuna is imported by the hooks that use it.
 """
 
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig
 
@@ -22,17 +21,8 @@ from ..multirun import MultirunCallback
 
 
 class SearchCallback(MultirunCallback):
-    """The multirun callback for searches: registers the project's sweeper with Hydra before
-    Hydra builds it, and ends with the study's summary instead of the table of jobs."""
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        super().on_multirun_start(config, **kwargs)  # the checks; stops a bad search here
-        from hydra.core.plugins import Plugins
-
-        from .sweeper import OptunaSweeper
-
-        # Hydra builds a sweeper only from its registry of plugins, right after this hook.
-        Plugins.instance().register(OptunaSweeper)
+    """The multirun callback for searches: it ends with the study's summary instead of the
+    table of jobs."""
 
     def summarise(self, config: DictConfig, sweep_dir: Path, metric: str) -> Path:
         sweeper = config.hydra.sweeper
