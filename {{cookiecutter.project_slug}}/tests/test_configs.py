@@ -62,21 +62,28 @@ def test_any_trainer_argument_can_be_added(make_config) -> None:
 
 
 def test_the_configs_compose_after_one_documented_call(tmp_path) -> None:
-    """Hydra's compose API needs only `register_configs()`: no import of the command line."""
+    """Hydra's compose API needs only `register_configs()`, for every command's config: no
+    import of the command line."""
     script = """
 import sys
 from hydra import compose, initialize_config_dir
 from {{ cookiecutter.package_name }}.config import config_dir, register_configs
 register_configs()
 with initialize_config_dir(config_dir=str(config_dir())):
-    cfg = compose(config_name="train", overrides=["model=mlp"])
-print(cfg.model.net["_target_"], "{{ cookiecutter.package_name }}.cli" in sys.modules)
+    for path in sorted(config_dir().glob("*.yaml")):
+        cfg = compose(config_name=path.stem, overrides=["model=mlp"])
+        print(path.stem, cfg.model.net["_target_"])
+print("{{ cookiecutter.package_name }}.cli" in sys.modules)
 """
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["{{ cookiecutter.package_name }}.models.mlp.MLP", "False"]
+    *composed, cli_imported = result.stdout.splitlines()
+    commands = sorted(path.stem for path in config_dir().glob("*.yaml"))
+    net = "{{ cookiecutter.package_name }}.models.mlp.MLP"
+    assert composed == [f"{name} {net}" for name in commands]
+    assert {"train", "eval", "predict"} <= set(commands) and cli_imported == "False"
 
 
 def test_monitored_metric_is_shared_by_checkpointing_and_the_scheduler(make_config) -> None:

@@ -13,7 +13,6 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from {{ cookiecutter.package_name }}.cli import export as export_cli  # noqa: F401  (registers the schema)
 from {{ cookiecutter.package_name }}.config import instantiate
 from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.export import METADATA, ExportError, export, trace

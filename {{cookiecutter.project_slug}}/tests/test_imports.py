@@ -32,8 +32,8 @@ def test_the_layers_hold_and_nothing_imports_in_a_cycle() -> None:
 
 def test_an_upward_import_breaks_the_layers(tmp_path: Path) -> None:
     package = shutil.copytree(PACKAGE, tmp_path / PACKAGE.name)
-    with (package / "config.py").open("a") as file:
-        file.write("\nfrom . import training  # noqa: E402  (config may not import a flow)\n")
+    with (package / "config" / "__init__.py").open("a") as file:
+        file.write("\nfrom .. import training  # noqa: E402  (config may not import a flow)\n")
     result = lint_imports(tmp_path)
     assert result.returncode == 1
     name, printed = PACKAGE.name, " ".join(result.stdout.split())

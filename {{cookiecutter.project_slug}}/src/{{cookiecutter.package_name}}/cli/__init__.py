@@ -2,7 +2,7 @@
 the other commands have a module of their own in this package.
 
 Each entry point is one Hydra-decorated function: Hydra parses the command line and composes
-conf/<name>.yaml once, checking keys and types against the schemas (config.py); the task then
+conf/<name>.yaml once, checking keys and types against the schemas (config/); the task then
 runs its own checks (runs/checks.py) and does the work. `reported` is the one error boundary: an
 expected failure prints one `Error: ...` line and exits 1, and a job that fails before its work
 starts leaves no run folder behind.

@@ -1,24 +1,10 @@
-"""`python export.py [overrides]` and its console script, with the schema of conf/export.yaml."""
+"""`python export.py [overrides]` and its console script."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from ..config import TrainConf
 from . import hydra_task
-
-
-@dataclass
-class ExportConf(TrainConf):
-    format: str = "onnx"
-    check_samples: int = 16
-    atol: float = 1e-5
-    rtol: float = 1e-4
-
-
-ConfigStore.instance().store(name="export_schema", node=ExportConf, provider=__package__)
 
 
 @hydra_task("export")

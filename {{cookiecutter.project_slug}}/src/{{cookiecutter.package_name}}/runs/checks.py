@@ -1,6 +1,6 @@
 """The checks a composed config gets before a task builds anything: one bad value costs a second.
 
-Only what no library checks: Hydra checks keys and types against the schemas (config.py) and
+Only what no library checks: Hydra checks keys and types against the schemas (config/) and
 names the config key of a `_target_` that refuses its arguments; Lightning refuses GPUs the
 machine lacks. Left here: what no library checks before the run starts (NaN anywhere; a learning
 rate, batch size or worker count that torch refuses only once fitting has begun; more CPU

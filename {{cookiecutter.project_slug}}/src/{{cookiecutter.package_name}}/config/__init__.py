@@ -11,7 +11,9 @@ training stack.
 """
 
 import os
+import pkgutil
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,7 @@ class ModelConf:
 
 # What configs may build (Hydra's execution whitelist): this package and the libraries it uses.
 TRUSTED_TARGETS = [
-    f"{__package__}.*",
+    f"{__package__.rpartition('.')[0]}.*",
     "torch.*",
     "torchvision.*",
     "torchmetrics.*",
@@ -118,16 +120,21 @@ def register_configs() -> None:
 
     The command line calls it before Hydra composes; a test or a notebook that composes with
     Hydra's compose API calls it first too: `register_configs()`, then `initialize_config_dir`.
+    The schemas of the other commands (conf/export.yaml...) are the `SCHEMAS` of this package's
+    modules of the same name.
     """
+    schemas = dict(SCHEMAS)
+    for module in pkgutil.iter_modules(__path__):
+        schemas |= import_module(f"{__name__}.{module.name}").SCHEMAS
     store = ConfigStore.instance()
-    for name, node in SCHEMAS.items():  # replace: each job stores the same schemas again
+    for name, node in schemas.items():  # replace: each job stores the same schemas again
         store.store(name=name, node=node, provider=__package__, replace=True)
     OmegaConf.register_resolver("on_rank_zero", on_rank_zero, replace=True)
 
 
 def config_dir() -> Path:
     """The checkout's conf/ when running from source, else the copy shipped inside the wheel."""
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]
     for candidate in (package_dir.parents[1] / "conf", package_dir / "conf"):
         if (candidate / "train.yaml").is_file():
             return candidate
