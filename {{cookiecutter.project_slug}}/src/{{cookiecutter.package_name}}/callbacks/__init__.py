@@ -28,8 +28,6 @@ from ..runs import (
     record_run,
 )
 from ..runs.checkpoints import command_line_overrides
-from ..runs.fingerprint import data_fingerprint
-from ..runs.model_card import model_index_result, package_license, write_model_card
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +160,8 @@ class RunRecord(Callback):
     def _record(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or self.hyperparameters is not None:
             return
+        from ..runs.fingerprint import data_fingerprint  # once training starts
+
         config = dict(self.config)
         self.data_fingerprint = data_fingerprint(config["data"])
         if not (self.output_dir / RUN_INFO).exists():  # a resumed job keeps its first record
@@ -201,6 +201,8 @@ class RunRecord(Callback):
         metrics.json) as a result, on the data the run used (runs/model_card.py)."""
         if not trainer.is_global_zero or self.hyperparameters is None:
             return None
+        from ..runs.model_card import model_index_result, package_license, write_model_card
+
         hparams = trainer.lightning_module.hparams
         kind = "image" if len(hparams.get("input_shape", ())) == 3 else "tabular"
         dataset = str(self.config["data"]["_target_"]).rsplit(".", 1)[-1]

@@ -42,7 +42,7 @@ def hydra_task(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Call
 
         def main() -> Any:
             load_dotenv(Path.cwd() / ".env")  # API keys and settings; variables already set win
-            register_configs()
+            register_configs(config_name)
             return job()
 
         return reported(main)
@@ -54,10 +54,10 @@ def run_job(task: Callable[[DictConfig], Any], cfg: DictConfig) -> Any:
     """Runs one job. A failure in a single run is reported here, as one line, and the job's
     own folder goes if the failure came before its work started; in a multirun it is left to
     the sweeper, which records the job as failed and goes on."""
-    register_configs()  # again: a launcher may run the job in a process of its own
+    hydra_cfg = HydraConfig.get()
+    register_configs(hydra_cfg.job.config_name)  # again: a launcher may run the job elsewhere
     import_lightning()
     hide_library_warnings()
-    hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     # Made for this job: only what Hydra has just written (the composed config and the log).
     new_folder = {p.name for p in run_dir.iterdir()} <= {".hydra", f"{hydra_cfg.job.name}.log"}

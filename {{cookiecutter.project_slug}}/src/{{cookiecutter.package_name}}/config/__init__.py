@@ -115,17 +115,18 @@ def on_rank_zero(value: Any, elsewhere: Any) -> Any:
     return value if all(rank == "0" for rank in ranks) else elsewhere
 
 
-def register_configs() -> None:
+def register_configs(command: str | None = None) -> None:
     """Stores the schemas and resolvers that conf/*.yaml name; call it once before composing.
 
     The command line calls it before Hydra composes; a test or a notebook that composes with
     Hydra's compose API calls it first too: `register_configs()`, then `initialize_config_dir`.
-    The schemas of the other commands (conf/export.yaml...) are the `SCHEMAS` of this package's
-    modules of the same name.
+    The other commands' schemas (conf/export.yaml...) are the `SCHEMAS` of this package's modules
+    of the same name: every one, or `command`'s alone.
     """
     schemas = dict(SCHEMAS)
     for module in pkgutil.iter_modules(__path__):
-        schemas |= import_module(f"{__name__}.{module.name}").SCHEMAS
+        if command in (None, module.name):
+            schemas |= import_module(f"{__name__}.{module.name}").SCHEMAS
     store = ConfigStore.instance()
     for name, node in schemas.items():  # replace: each job stores the same schemas again
         store.store(name=name, node=node, provider=__package__, replace=True)

@@ -22,7 +22,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ..errors import ConfigError
 from . import DATA_FINGERPRINT, RUN_CONFIG, TRACKER_RUNS
 from .checks import find_checkpoint
-from .fingerprint import data_change, data_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +71,8 @@ def from_checkpoint(cfg: DictConfig) -> tuple[DictConfig, str, dict[str, Any]]:
         else:
             apply_settings(cfg, settings, command_line_overrides())
             log.info("Data and model settings from %s", ckpt_path)
+    from .fingerprint import data_change, data_fingerprint  # eval, predict...: not training
+
     if change := data_change(checkpoint.get(DATA_FINGERPRINT), data_fingerprint(cfg.data)):
         log.warning("The data has changed since %s was trained: %s", ckpt_path, change)
     return cfg, ckpt_path, checkpoint
