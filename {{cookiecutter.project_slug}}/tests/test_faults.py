@@ -156,6 +156,47 @@ def press_ctrl_c_in_epoch(cwd: Path, epoch: int, command: list[str]) -> subproce
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+# A Hydra callback that holds the job at its start, before anything is built, for a while;
+# hydra_plugins.* is among the targets a config may build.
+HOLD = """
+import os, time
+from pathlib import Path
+from hydra.experimental.callback import Callback
+
+class Hold(Callback):
+    def on_job_start(self, config, **kwargs):
+        Path(os.environ["HELD"]).touch()
+        time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_training_is_one_line_and_status_130(tmp_path: Path) -> None:
+    (tmp_path / "hydra_plugins").mkdir()
+    (tmp_path / "hydra_plugins" / "hold.py").write_text(HOLD)
+    held = tmp_path / "held"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "train.py"),
+            "+hydra.callbacks.hold._target_=hydra_plugins.hold.Hold",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(tmp_path), "HELD": str(held)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 120
+    while not held.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines() == ["Interrupted"]
+
+
 @pytest.mark.slow
 def test_ctrl_c_says_how_to_resume_and_the_command_resumes(tmp_path: Path) -> None:
     command = [sys.executable, str(PROJECT_ROOT / "train.py"), *ENDLESS]

@@ -145,6 +145,16 @@ def reported(main: Callable[[], Any]) -> Callable[[], Any]:
             if message is None or wants_traceback():
                 raise
             exit_with(message)
+        except (KeyboardInterrupt, SystemExit) as stop:
+            # Ctrl-C: Python's KeyboardInterrupt, or the exit(1) Lightning makes after it (a
+            # run in training has said how to resume and exits 130 itself).
+            ctrl_c = isinstance(stop, KeyboardInterrupt) or (
+                stop.code == 1 and isinstance(stop.__context__, KeyboardInterrupt)
+            )
+            if not ctrl_c or wants_traceback():
+                raise
+            print("Interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
 
     return run
 
