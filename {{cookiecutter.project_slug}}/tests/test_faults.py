@@ -156,31 +156,41 @@ def press_ctrl_c_in_epoch(cwd: Path, epoch: int, command: list[str]) -> subproce
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-# A Hydra callback that holds the job at its start, before anything is built, for a while;
-# hydra_plugins.* is among the targets a config may build.
+# Callbacks that hold a run, for a while, at a moment where it has no checkpoint to resume
+# from: Hydra's, as the job starts (nothing is built yet), and Lightning's, as the test split
+# starts after training. hydra_plugins.* is among the targets a config may build.
 HOLD = """
 import os, time
 from pathlib import Path
+import lightning as L
 from hydra.experimental.callback import Callback
 
-class Hold(Callback):
+def hold():
+    Path(os.environ["HELD"]).touch()
+    time.sleep(120)
+
+class AtJobStart(Callback):
     def on_job_start(self, config, **kwargs):
-        Path(os.environ["HELD"]).touch()
-        time.sleep(120)
+        hold()
+
+class AtTestStart(L.Callback):
+    def on_test_start(self, trainer, pl_module):
+        hold()
 """
+HOLDS = {
+    "before_training": "+hydra.callbacks.hold._target_=hydra_plugins.hold.AtJobStart",
+    "while_testing": "+callbacks.hold._target_=hydra_plugins.hold.AtTestStart",
+}
 
 
 @pytest.mark.slow
-def test_ctrl_c_before_training_is_one_line_and_status_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("moment", list(HOLDS))
+def test_ctrl_c_elsewhere_is_one_line_and_status_130(tmp_path: Path, moment: str) -> None:
     (tmp_path / "hydra_plugins").mkdir()
     (tmp_path / "hydra_plugins" / "hold.py").write_text(HOLD)
     held = tmp_path / "held"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "train.py"),
-            "+hydra.callbacks.hold._target_=hydra_plugins.hold.Hold",
-        ],
+        [sys.executable, str(PROJECT_ROOT / "train.py"), "trainer.max_epochs=1", HOLDS[moment]],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
