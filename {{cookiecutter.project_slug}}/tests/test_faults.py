@@ -156,9 +156,9 @@ def press_ctrl_c_in_epoch(cwd: Path, epoch: int, command: list[str]) -> subproce
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-# Callbacks that hold a run, for a while, at a moment where it has no checkpoint to resume
-# from: Hydra's, as the job starts (nothing is built yet), and Lightning's, as the test split
-# starts after training. hydra_plugins.* is among the targets a config may build.
+# Callbacks that hold a run, for a while, at a moment outside training: Hydra's, as the job
+# starts (nothing is built yet), and Lightning's, as the test split starts after training.
+# hydra_plugins.* is among the targets a config may build.
 HOLD = """
 import os, time
 from pathlib import Path

@@ -171,6 +171,7 @@ def test_a_search_without_optuna_installed_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "logs" / "multiruns").exists()
 
 
+@pytest.mark.slow  # a training run
 def test_the_sweeper_runs_without_a_search_config(tmp_path: Path) -> None:
     overrides = ("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1", *QUICK)
     result = run_script(tmp_path, "train.py", *overrides)
