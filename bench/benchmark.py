@@ -146,7 +146,7 @@ class Project:
         self.digits_datamodule: type = module("data.digits").DigitsDataModule
         self.write_mnist: Callable[..., Path] = module("data.mnist").write_mnist
         self.digits_file: Path = module("data.digits").DIGITS_FILE
-        self.task_metrics: Callable[..., Any] = module("models.tasks").task_metrics
+        self.task_metrics: Callable[..., Any] = module("models.supervised").task_metrics
         self.table_datamodule: type = module("data.table").CSVDataModule
 
     def config(self, *overrides: str) -> DictConfig:

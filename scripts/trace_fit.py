@@ -10,15 +10,19 @@ moment Lightning's `Trainer.fit` is called. The project's code is run as it is: 
 own bootstrap, outside the project, sets up the tracer.
 
 Printed: each project file that executed (relative to PROJECT; installed packages and hidden
-folders such as .venv are not project files) with the number of its distinct lines executed,
-module-level lines run at import included, then the totals. `--json FILE` also writes them,
-with the line numbers. The run folder the traced run made under PROJECT/logs/runs is removed.
+folders such as .venv are not project files) with the number of its distinct code lines executed,
+module-level lines run at import included, then the totals. Code lines as the project counts them
+elsewhere: a docstring is not one (Python runs a module's or class's docstring as a statement),
+so a module that only holds a docstring, such as a subpackage's `__init__.py`, does not count.
+`--json FILE` also writes them, with the line numbers. The run folder the traced run made under
+PROJECT/logs/runs is removed.
 `--max-files N` / `--max-lines N` make the exit status 1 when the totals exceed them.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -179,6 +183,26 @@ def remove_run_folder(project: Path, output_dir: str | None, runs_before: set[Pa
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def docstring_lines(path: Path) -> set[int]:
+    """The line numbers of the docstrings of `path`'s module, classes and functions."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        documented = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+        if isinstance(node, documented) and ast.get_docstring(node, clean=False) is not None:
+            first = node.body[0]
+            lines.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    return lines
+
+
+def code_lines(project: Path, lines: dict[str, list[int]]) -> dict[str, list[int]]:
+    """`lines` without docstring lines; files left with none are dropped."""
+    kept = {
+        path: sorted(set(numbers) - docstring_lines(project / path))
+        for path, numbers in lines.items()
+    }
+    return {path: numbers for path, numbers in kept.items() if numbers}
+
+
 def report(project: Path, overrides: list[str], lines: dict[str, list[int]]) -> dict:
     counts = {path: len(numbers) for path, numbers in sorted(lines.items())}
     return {
@@ -194,7 +218,7 @@ def report(project: Path, overrides: list[str], lines: dict[str, list[int]]) -> 
 def print_report(summary: dict) -> None:
     command = " ".join(summary["command"])
     print(f"Project code executed from `{command}` to Trainer.fit in {summary['project']}:")
-    print(f"{'lines':>7}  file")
+    print(f"{'lines':>7}  file  (code lines: no docstrings)")
     for path, count in summary["files"].items():
         print(f"{count:>7}  {path}")
     print(f"{summary['total_lines']:>7}  total lines in {summary['total_files']} files")
@@ -213,6 +237,7 @@ def main(argv: list[str]) -> int:
         runs_before = {p.resolve() for p in runs.iterdir()} if runs.is_dir() else set()
         result = trace(project, python, args.overrides)
         remove_run_folder(project, result.get("output_dir"), runs_before)
+        lines = code_lines(project, result.get("lines", {}))  # while a baked project is here
     if not result.get("reached_fit"):
         print(result["output"][-6000:], file=sys.stderr)
         print(
@@ -220,9 +245,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    summary = report(
-        project if args.project else Path(project.name), args.overrides, result["lines"]
-    )
+    summary = report(project if args.project else Path(project.name), args.overrides, lines)
     print_report(summary)
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")

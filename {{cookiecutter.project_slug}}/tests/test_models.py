@@ -13,8 +13,7 @@ from {{ cookiecutter.package_name }}.errors import ConfigError
 from {{ cookiecutter.package_name }}.models.cnn import CNN
 from {{ cookiecutter.package_name }}.models.linear import Linear
 from {{ cookiecutter.package_name }}.models.mlp import MLP
-from {{ cookiecutter.package_name }}.models.supervised import SupervisedModule
-from {{ cookiecutter.package_name }}.models.tasks import task_metrics
+from {{ cookiecutter.package_name }}.models.supervised import SupervisedModule, task_metrics
 
 
 def make_module(

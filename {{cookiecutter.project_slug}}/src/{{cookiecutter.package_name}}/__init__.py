@@ -1,3 +1,4 @@
-"""The project's package: data, models, training, and the command line that runs them."""
+"""The project's package: data, models, training, and the command line that runs them.
 
-__version__ = "0.1.0"
+Its version is written once, in pyproject.toml; `importlib.metadata.version` reads it.
+"""

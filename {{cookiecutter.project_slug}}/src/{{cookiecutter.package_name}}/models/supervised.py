@@ -1,4 +1,8 @@
-"""The LightningModule: trains a network on (x, y) batches with a loss and optimizer from config."""
+"""The LightningModule: trains a network on (x, y) batches with a loss and optimizer from config.
+
+The data says its task (`regression` or `classification`); the task picks the default loss and
+the metrics (`task_loss`, `task_metrics`), so any model trains on any data.
+"""
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
@@ -9,14 +13,49 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
-from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchmetrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
 
 from ..errors import ConfigError, ProjectError
-from .tasks import task_loss, task_metrics
 
 NetFactory = Callable[..., nn.Module]  # Hydra `_partial_: true`: called with the data's shapes
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], Optimizer]
 SchedulerFactory = Callable[[Optimizer], LRScheduler | ReduceLROnPlateau]
+
+
+def task_loss(task: str) -> nn.Module:
+    """The loss a task trains with when the model config leaves `loss: null`."""
+    return nn.MSELoss() if task == "regression" else nn.CrossEntropyLoss()
+
+
+def task_metrics(task: str, num_outputs: int) -> MetricCollection:
+    """Metrics for `task`, named as they appear in logs after the split prefix (`val/r2`).
+
+    Regression takes predictions and targets (B, num_outputs); classification takes logits
+    (B, num_outputs) and class indices (B,): `acc` is the fraction of samples right, `f1` the
+    macro F1 over classes.
+    """
+    if task == "regression":
+        # R2Score's first argument is `adjusted` (regressors for the adjusted R2): left at 0,
+        # r2 is the plain coefficient of determination, averaged over outputs.
+        return MetricCollection(
+            {"mse": MeanSquaredError(), "mae": MeanAbsoluteError(), "r2": R2Score()}
+        )
+    # validate_args=False: the checks cost more than the update itself on small batches.
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_outputs, average="micro", validate_args=False),
+            "f1": MulticlassF1Score(num_outputs, average="macro", validate_args=False),
+        }
+    )
+
+
+def metric_names(task: str) -> list[str]:
+    """Every name a `task` run logs after the split prefix: `loss`, the metrics, and for
+    classification `acc_best` (the best validation accuracy so far, logged as val/acc_best)."""
+    names = ["loss", *map(str, task_metrics(task, num_outputs=2).keys())]
+    return names + ["acc_best"] if task == "classification" else names
 
 
 def picklable(factory: Callable[..., Any]) -> Callable[..., Any]:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import on_rank_zero
 from ..errors import ConfigError
-from ..models.tasks import metric_names
+from ..models.supervised import metric_names
 from . import RESOLVED_CONFIG, check_run_folder, job_config, job_keys
 
 log = logging.getLogger(__name__)
