@@ -90,3 +90,13 @@ def test_a_run_that_fails_before_fit_is_an_error(project: Path) -> None:
     assert "model=nope is not an option" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("Error: the run ended")
     assert result.stdout == ""
+
+
+def test_docstrings_are_not_code_lines(project: Path, traced: dict[str, Any]) -> None:
+    # Python runs a module's docstring as a statement; the issue's code lines leave it out.
+    package = "src/traced_project"
+    assert (project / package / "data" / "__init__.py").read_text().startswith('"""')
+    assert f"{package}/data/__init__.py" not in traced["files"]  # a docstring and nothing else
+    for path, numbers in traced["lines"].items():
+        if (project / path).read_text().startswith('"""'):
+            assert 1 not in numbers, f"{path}'s docstring counted"
