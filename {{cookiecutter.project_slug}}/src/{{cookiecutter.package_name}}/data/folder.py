@@ -18,7 +18,6 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import DataLoader
 from torchvision.datasets.folder import IMG_EXTENSIONS
-from torchvision.transforms import v2
 
 from ..errors import ConfigError, DataError
 from .dataset import ArrayDataset
@@ -154,9 +153,7 @@ class ImageFolderDataModule(ImageDataModule):
         transform, _ = super().transforms(fitted)
         if not (self.in_memory and self.augment):
             return transform, transform
-        size = self.size or list(self.sample_shape[1:])
-        crop = v2.RandomResizedCrop(size, scale=tuple(self.crop_scale), antialias=True)
-        augment = PerSample(v2.Compose([crop, v2.RandomHorizontalFlip()]))
+        augment = PerSample(self.reader(augment=True).geometry)  # the crop and flip of files
         first, *rest = transform.transforms
         return transform, Compose([first, augment, *rest])
 
