@@ -127,14 +127,8 @@ class ImageFolderDataModule(ImageDataModule):
 
     def _files(self, split: ArrayDataset, augment: bool, skip: bool = True) -> ImageFiles:
         bad_images = self.bad_images if skip else "stop"  # predictions must match their rows
-        return ImageFiles(
-            split.features,
-            split.targets,
-            self.reader(augment),
-            bad_images,
-            split.transform,
-            split.target_transform,
-        )
+        read, transforms = self.reader(augment), (split.transform, split.target_transform)
+        return ImageFiles(split.features, split.targets, read, bad_images, *transforms)
 
     def fit(self, train_features: np.ndarray) -> dict[str, Any]:
         """Statistics of a seeded sample of the training files (or of the decoded images)."""
