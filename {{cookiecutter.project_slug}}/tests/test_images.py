@@ -9,12 +9,12 @@ import lightning as L
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from {{ cookiecutter.package_name }}.data.datamodule import ArrayDataModule
-from {{ cookiecutter.package_name }}.data.dataset import PerItemDataset
+from {{ cookiecutter.package_name }}.data.dataset import ArrayDataset
 from {{ cookiecutter.package_name }}.data.digits import DigitsDataModule
 from {{ cookiecutter.package_name }}.data.transforms import BatchRandomAffine, Compose, PerSample
 from {{ cookiecutter.package_name }}.models.cnn import CNN
@@ -219,6 +219,21 @@ def test_per_sample_draws_each_image_as_reading_them_one_by_one() -> None:
     one_by_one = torch.stack([transform(image) for image in images])
     torch.testing.assert_close(batch, one_by_one)
     assert not torch.equal(batch[0], transform.transform(images[0]))
+
+
+class PerItemDataset(Dataset):
+    """`dataset` read one `__getitem__` call per sample, as a plain `Dataset` is (no batch path):
+    the reference the batch path must equal; a `DataLoader` over it stacks with default collate.
+    """
+
+    def __init__(self, dataset: ArrayDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        return self.dataset[index]
 
 
 @pytest.mark.parametrize("split", ["train", "test"])

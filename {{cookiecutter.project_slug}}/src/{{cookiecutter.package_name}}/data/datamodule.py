@@ -1,5 +1,6 @@
 """What every in-memory DataModule shares: splits, training-only statistics and the DataLoaders."""
 
+import copy
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ class ArrayDataModule(L.LightningDataModule):
     """
 
     task = "regression"
+    persistent_workers = True  # keep worker processes alive between epochs
+    prefetch_factor = 2  # batches each worker reads ahead
 
     def __init__(
         self,
@@ -334,13 +337,9 @@ class ArrayDataModule(L.LightningDataModule):
         if np.issubdtype(labels.dtype, np.integer):  # already indices: classes 0..max
             self.classes = [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else []
             return {name: y.reshape(-1).astype(np.int64) for name, y in targets.items()}
-        names = sorted({str(label) for label in labels})
-        self.classes = names
-        index = {name: i for i, name in enumerate(names)}
-        return {
-            name: np.array([index[str(label)] for label in y.reshape(-1)], dtype=np.int64)
-            for name, y in targets.items()
-        }
+        names = np.unique(labels.astype(str))  # sorted
+        self.classes = names.tolist()
+        return {k: np.searchsorted(names, y.reshape(-1).astype(str)) for k, y in targets.items()}
 
     def train_dataloader(self) -> DataLoader:
         # Trainer(overfit_batches=k) wants the same k batches every epoch: no shuffling then.
@@ -356,14 +355,8 @@ class ArrayDataModule(L.LightningDataModule):
     def split_dataloader(self, split: str) -> DataLoader:
         """The loader of any split, in dataset order, each sample read as the model is evaluated
         on it (no training augmentation): row i of the output is sample i."""
-        dataset = self.split(split)
-        plain = ArrayDataset(
-            dataset.features,
-            dataset.targets,
-            self.eval_transform,
-            self.target_transform,
-            dataset.rows,
-        )
+        plain = copy.copy(self.split(split))
+        plain.transform = self.eval_transform
         return self._loader(plain, shuffle=False)
 
     def _loader(self, dataset: ArrayDataset, shuffle: bool) -> DataLoader:
@@ -374,6 +367,7 @@ class ArrayDataModule(L.LightningDataModule):
             batch_sampler=TensorBatchSampler(order, batch_size=self.batch_size, drop_last=False),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,  # keep worker processes alive between epochs
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
+            prefetch_factor=self.prefetch_factor if self.num_workers else None,
             collate_fn=ArrayDataset.collate,  # batches come whole from __getitems__
         )

@@ -69,20 +69,3 @@ class ArrayDataset(Dataset):
         samples that datasets without `__getitems__` give it.
         """
         return batch
-
-
-class PerItemDataset(Dataset):
-    """`dataset` read one `__getitem__` call per sample, as a plain `Dataset` is (no batch path).
-
-    The reference the batch path must equal (tests); a `DataLoader` over it stacks samples with
-    its default collate.
-    """
-
-    def __init__(self, dataset: ArrayDataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        return self.dataset[index]

@@ -129,12 +129,7 @@ class ImageFiles(ArrayDataset):
             kept.append(index)
         empty = torch.empty(0, self.read.channels, *self.read.size, dtype=torch.uint8)
         x = torch.stack(images) if images else empty
-        y = self.targets[np.asarray(kept, dtype=np.int64)]
-        if self.transform is not None:
-            x = self.transform(x)
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
+        return self._apply(x, self.targets[np.asarray(kept, dtype=np.int64)])
 
     def refuse(self, path: str, err: BaseException) -> None:
         if self.bad_images == "stop":

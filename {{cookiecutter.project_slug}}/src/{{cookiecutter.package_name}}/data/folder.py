@@ -16,15 +16,13 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader
 from torchvision.datasets.folder import IMG_EXTENSIONS
-from torchvision.transforms import v2
 
 from ..errors import ConfigError, DataError
 from .dataset import ArrayDataset
 from .files import BAD_IMAGES, MODES, ImageFiles, ReadImage, reason
 from .images import ImageDataModule
-from .sampling import TensorBatchSampler
 from .transforms import Compose, PerSample
 
 IN_MEMORY_UP_TO = 1000  # images: a folder this small is decoded once, at setup()
@@ -108,11 +106,10 @@ class ImageFolderDataModule(ImageDataModule):
         self.in_memory = total <= IN_MEMORY_UP_TO if self.in_memory is None else self.in_memory
         if not self.in_memory:
             return files
-        decoded = {}
-        for split, (paths, labels) in files.items():
-            files_read = ImageFiles(paths, labels, self.reader(False), self.bad_images)
-            decoded[split] = read_all(files_read)
-        return decoded
+        return {
+            split: read_all(ImageFiles(paths, labels, self.reader(False), self.bad_images))
+            for split, (paths, labels) in files.items()
+        }
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -120,7 +117,9 @@ class ImageFolderDataModule(ImageDataModule):
         super().setup(stage)
         self.sample_shape = (self.channels, *(self.size or self.sample_shape[1:]))
         self.sample_dtype = np.dtype("uint8")
-        if not self.in_memory:  # the splits hold paths: read them as images
+        if self.in_memory:
+            self.num_workers = 0  # batches come from memory: nothing for workers to decode
+        else:  # the splits hold paths: read them as images
             self.splits = {
                 name: self._files(split, augment=name == "train" and self.augment)
                 for name, split in self.splits.items()
@@ -128,14 +127,8 @@ class ImageFolderDataModule(ImageDataModule):
 
     def _files(self, split: ArrayDataset, augment: bool, skip: bool = True) -> ImageFiles:
         bad_images = self.bad_images if skip else "stop"  # predictions must match their rows
-        return ImageFiles(
-            split.features,
-            split.targets,
-            self.reader(augment),
-            bad_images,
-            split.transform,
-            split.target_transform,
-        )
+        read, transforms = self.reader(augment), (split.transform, split.target_transform)
+        return ImageFiles(split.features, split.targets, read, bad_images, *transforms)
 
     def fit(self, train_features: np.ndarray) -> dict[str, Any]:
         """Statistics of a seeded sample of the training files (or of the decoded images)."""
@@ -154,9 +147,7 @@ class ImageFolderDataModule(ImageDataModule):
         transform, _ = super().transforms(fitted)
         if not (self.in_memory and self.augment):
             return transform, transform
-        size = self.size or list(self.sample_shape[1:])
-        crop = v2.RandomResizedCrop(size, scale=tuple(self.crop_scale), antialias=True)
-        augment = PerSample(v2.Compose([crop, v2.RandomHorizontalFlip()]))
+        augment = PerSample(self.reader(augment=True).geometry)  # the crop and flip of files
         first, *rest = transform.transforms
         return transform, Compose([first, augment, *rest])
 
@@ -196,19 +187,6 @@ class ImageFolderDataModule(ImageDataModule):
         plain = self._files(self.split(split), augment=False, skip=False)
         plain.transform = self.eval_transform
         return self._loader(plain, shuffle=False)
-
-    def _loader(self, dataset: ArrayDataset, shuffle: bool) -> DataLoader:
-        order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-        workers = 0 if self.in_memory else self.num_workers  # batches from memory: no decoding
-        return DataLoader(
-            dataset,
-            batch_sampler=TensorBatchSampler(order, batch_size=self.batch_size, drop_last=False),
-            num_workers=workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers and workers > 0,
-            prefetch_factor=self.prefetch_factor if workers else None,
-            collate_fn=ArrayDataset.collate,
-        )
 
 
 def read_all(files: ImageFiles) -> tuple[np.ndarray, np.ndarray]:

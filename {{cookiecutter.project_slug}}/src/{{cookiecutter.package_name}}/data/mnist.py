@@ -66,8 +66,6 @@ def write_mnist(data_dir: Path, split: str, images: np.ndarray, labels: np.ndarr
     for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
         # IDX: two zero bytes, the type code (0x08: uint8), the number of dimensions, each
         # dimension as a big-endian int32, then the values in C order.
-        header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
-            int(n).to_bytes(4, "big") for n in array.shape
-        )
+        header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">i4").tobytes()
         (raw / f"{prefix}-{kind}-ubyte").write_bytes(header + array.astype(np.uint8).tobytes())
     return raw

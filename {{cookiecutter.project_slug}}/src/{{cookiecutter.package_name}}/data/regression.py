@@ -34,12 +34,7 @@ def make_linear_regression(
     weight = rng.normal(size=(num_outputs, num_features))
     bias = rng.normal(size=num_outputs)
     targets = features @ weight.T + bias + noise * rng.normal(size=(num_samples, num_outputs))
-    return LinearProblem(
-        features=features.astype(np.float32),
-        targets=targets.astype(np.float32),
-        weight=weight.astype(np.float32),
-        bias=bias.astype(np.float32),
-    )
+    return LinearProblem(*(a.astype(np.float32) for a in (features, targets, weight, bias)))
 
 
 class SyntheticRegressionDataModule(ArrayDataModule):

@@ -23,11 +23,10 @@ class TensorBatchSampler(BatchSampler):
         if order is None:
             yield from super().__iter__()
             return
-        batches = order.split(self.batch_size)
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
-            batches = batches[:-1]
+        if self.drop_last:  # a last batch shorter than batch_size is left out
+            order = order[: len(order) - len(order) % self.batch_size]
         # Index tensors index numpy arrays and tensors as lists do, without the Python loop.
-        yield from batches
+        yield from order.split(self.batch_size)
 
     def _order(self) -> Tensor | None:
         sampler = self.sampler

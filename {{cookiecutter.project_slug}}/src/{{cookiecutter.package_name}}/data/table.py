@@ -107,11 +107,8 @@ class CSVDataModule(ArrayDataModule):
         features = np.memmap(stored, np.float32, "r+", shape=(count, len(self.features)))
         if not training:
             return features, np.zeros(count, np.float32), None
-        return (
-            features,
-            self._targets(path, np.concatenate(targets), labels),
-            (np.concatenate(groups) if groups else None),
-        )
+        row_groups = np.concatenate(groups) if groups else None
+        return features, self._targets(path, np.concatenate(targets), labels), row_groups
 
     def encode(self, batch: pa.RecordBatch, source: str | Path, first: int = 0) -> np.ndarray:
         """The feature columns of `batch` as stored rows (rows, F) float32: numbers (NaN where
@@ -242,9 +239,8 @@ class CSVDataModule(ArrayDataModule):
         extra = [c for c in names if c not in self.columns]
         if missing or extra:
             problems = [f"lacks {', '.join(map(repr, missing))}"] if missing else []
-            problems += (
-                [f"has {', '.join(map(repr, extra))}, unknown to the model"] if extra else []
-            )
+            if extra:
+                problems.append(f"has {', '.join(map(repr, extra))}, unknown to the model")
             raise DataError(
                 f"{source} {' and '.join(problems)}: its columns must be the training"
                 f" table's, {self.features} (the target column {self.target_column!r} may be"

@@ -12,6 +12,7 @@ torchvision's, which draw one set of parameters per call) is wrapped in `PerSamp
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,33 +21,27 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+# A dataclass writes a transform's __init__ (its settings) and __repr__; __call__ is the transform.
+@dataclass
 class Compose:
     """Applies transforms in order: `Compose([ToTensor(), Standardize(mean, std)])(sample)`."""
 
-    def __init__(self, transforms: Sequence[Callable[[Any], Any]]) -> None:
-        self.transforms = list(transforms)
+    transforms: list[Callable[[Any], Any]]
 
     def __call__(self, sample: Any) -> Any:
         for transform in self.transforms:
             sample = transform(sample)
         return sample
 
-    def __repr__(self) -> str:
-        inner = ", ".join(repr(t) for t in self.transforms)
-        return f"Compose([{inner}])"
 
-
+@dataclass
 class ToTensor:
     """numpy array (or number) -> tensor of an explicit dtype; float32 is what nn layers expect."""
 
-    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
-        self.dtype = dtype
+    dtype: torch.dtype = torch.float32
 
     def __call__(self, sample: np.ndarray | float) -> Tensor:
         return torch.as_tensor(sample, dtype=self.dtype)
-
-    def __repr__(self) -> str:
-        return f"ToTensor(dtype={self.dtype})"
 
 
 class Standardize:
@@ -80,6 +75,7 @@ class Standardize:
         return f"Standardize(features={self.mean.numel()})"
 
 
+@dataclass
 class PerSample:
     """Runs a random transform on each sample of a batch, each with its own random draw.
 
@@ -89,17 +85,13 @@ class PerSample:
     exactly as reading the samples one by one would.
     """
 
-    def __init__(self, transform: Callable[[Tensor], Tensor], sample_ndim: int = 3) -> None:
-        self.transform = transform
-        self.sample_ndim = sample_ndim
+    transform: Callable[[Tensor], Tensor]
+    sample_ndim: int = 3
 
     def __call__(self, sample: Tensor) -> Tensor:
         if sample.ndim == self.sample_ndim:
             return self.transform(sample)
         return torch.stack([self.transform(item) for item in sample])
-
-    def __repr__(self) -> str:
-        return f"PerSample({self.transform!r})"
 
 
 class BatchRandomAffine:
