@@ -81,14 +81,9 @@ def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
 
 def several_processes(trainer: DictConfig) -> bool:
     """Whether the trainer runs more than one process (devices x nodes)."""
-    devices = trainer.devices
-    if OmegaConf.is_list(devices):
-        count = len(devices)
-    elif isinstance(devices, int):
-        count = devices if devices > 0 else 2  # -1: every device, as many as there are
-    else:
-        count = 1 if str(devices) in ("1", "auto") else 2
-    return count * int(trainer.get("num_nodes") or 1) > 1
+    devices = trainer.devices  # one process for 1 or "auto"; more for 2, -1 (every one), "0,1"
+    one = len(devices) == 1 if OmegaConf.is_list(devices) else str(devices) in ("1", "auto")
+    return not one or int(trainer.get("num_nodes") or 1) > 1
 
 
 def check_multirun(config: DictConfig) -> None:

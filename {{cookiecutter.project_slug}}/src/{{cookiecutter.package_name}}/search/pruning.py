@@ -57,16 +57,14 @@ class OptunaPruning(PyTorchLightningPruningCallback):
             built = instantiate(pruner)
         storage = optuna.storages.RDBStorage(sweeper.storage)
         study = optuna.load_study(study_name=sweeper.study_name, storage=storage, pruner=built)
-        study_id = storage.get_study_id_from_name(study.study_name)
-        try:
-            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial)
-        except KeyError:
-            trial_id = None
-        if trial_id is None or storage.get_trial(trial_id).state != TrialState.RUNNING:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if trial not in {t.number for t in running}:
             raise ConfigError(
                 f"trial={trial} is not a running trial of study {study.study_name!r}; the"
                 " sweeper sets ++trial=<number> for each job it starts"
             )
+        study_id = storage.get_study_id_from_name(study.study_name)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial)
         super().__init__(optuna.Trial(study, trial_id), monitor)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:

@@ -9,8 +9,8 @@ hand, for instance while a long search runs elsewhere:
 """
 
 import argparse
-import math
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -69,9 +69,7 @@ def _save_plot(axes: Axes, path: Path) -> None:
 
 def _markdown(study: optuna.Study, storage: str, metric: str) -> str:
     direction = study.direction.name.lower()
-    states: dict[str, int] = {}
-    for trial in study.trials:
-        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    states = Counter(trial.state.name for trial in study.trials)
     counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
     lines = [
         f"# Sweep `{study.study_name}`",
@@ -121,9 +119,7 @@ def _retries(study: optuna.Study) -> dict[int, str]:
 def _number(value: object, spec: str = ".6g") -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else format(value, spec)
-    return str(value)
+    return format(value, spec) if isinstance(value, float) else str(value)  # nan as "nan"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -37,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -67,7 +69,7 @@ from ..multirun import job_line, job_records
 
 log = logging.getLogger(__name__)
 
-MINIMIZE, MAXIMIZE = optuna.study.StudyDirection.MINIMIZE, optuna.study.StudyDirection.MAXIMIZE
+MINIMIZE, MAXIMIZE = StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE
 DIRECTIONS = {"min": MINIMIZE, "max": MAXIMIZE, "minimize": MINIMIZE, "maximize": MAXIMIZE}
 SAMPLERS = "optuna.samplers.*"  # what hydra.sweeper.sampler may build
 Batch = list[tuple[list[str], Future[JobReturn]]]  # each job's overrides, and its answer
@@ -85,22 +87,19 @@ class SweepStopped(ProjectError):
     """The sweep stopped before its trials were done: too many failures, or interrupted."""
 
 
-class OneLine(logging.Filter):
-    """Optuna logs a failed trial with the traceback of its objective, which for a failed job is
-    the sweeper's own: the job's error line says it all (its traceback is in its own log), and
-    so does the line of an error the user can fix."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], JobFailed | ProjectError):
-            record.exc_info = None
-        return True
+def one_line(record: logging.LogRecord) -> bool:
+    """A logging filter. Optuna logs a failed trial with the traceback of its objective, which
+    for a failed job is the sweeper's own: the job's error line says it all (its traceback is in
+    its own log), and so does the line of an error the user can fix."""
+    if record.exc_info and isinstance(record.exc_info[1], JobFailed | ProjectError):
+        record.exc_info = None
+    return True
 
 
 @contextmanager
 def failed_jobs_in_one_line() -> Iterator[None]:
-    """`OneLine` on the handlers of Optuna's logger (its own, unless configured otherwise)."""
+    """`one_line` on the handlers of Optuna's logger (its own, unless configured otherwise)."""
     handlers = list(logging.getLogger("optuna").handlers)
-    one_line = OneLine()
     for handler in handlers:
         handler.addFilter(one_line)
     try:
@@ -287,50 +286,42 @@ class Batches:
                 done.set_exception(SweepStopped(f"the sweep stopped: {why!r}"))
 
 
+@dataclass(eq=False)  # Hydra builds it with hydra.sweeper's settings as keyword arguments
 class OptunaSweeper(Sweeper):
     """Hydra's Sweeper interface over an Optuna study; its settings are hydra.sweeper's
     (conf/hydra/sweeper/optuna.yaml); `sampler` is a config, built from optuna.samplers."""
 
-    def __init__(
-        self,
-        sampler: DictConfig,
-        direction: str,
-        n_trials: int,
-        n_jobs: int = 1,
-        study_name: str | None = None,
-        storage: str | None = None,
-        max_failure_rate: float = 0.0,
-        params: DictConfig | None = None,
-        heartbeat_interval: int = 10,
-        grace_period: int = 30,
-        max_retry: int = 3,
-    ) -> None:
-        if str(direction) not in DIRECTIONS:
-            raise ConfigError(f"hydra.sweeper.direction={direction}: use min or max")
+    sampler: DictConfig
+    direction: str | StudyDirection  # min or max (minimize, maximize): a StudyDirection once built
+    n_trials: int
+    n_jobs: int = 1
+    study_name: str | None = None
+    storage: str | None = None
+    max_failure_rate: float = 0.0
+    params: DictConfig | None = None
+    heartbeat_interval: int = 10
+    grace_period: int = 30
+    max_retry: int = 3
+
+    def __post_init__(self) -> None:
+        if str(self.direction) not in DIRECTIONS:
+            raise ConfigError(f"hydra.sweeper.direction={self.direction}: use min or max")
         for key, value, low in (
-            ("n_trials", n_trials, 1),
-            ("n_jobs", n_jobs, 1),
-            ("heartbeat_interval", heartbeat_interval, 1),
-            ("grace_period", grace_period, heartbeat_interval + 1),
-            ("max_retry", max_retry, 0),
+            ("n_trials", self.n_trials, 1),
+            ("n_jobs", self.n_jobs, 1),
+            ("heartbeat_interval", self.heartbeat_interval, 1),
+            ("grace_period", self.grace_period, self.heartbeat_interval + 1),
+            ("max_retry", self.max_retry, 0),
         ):
             if not isinstance(value, int) or value < low:
                 raise ConfigError(f"hydra.sweeper.{key}={value}: use a whole number >= {low}")
-        if not 0.0 <= max_failure_rate <= 1.0:
+        if not 0.0 <= self.max_failure_rate <= 1.0:
             raise ConfigError(
-                f"hydra.sweeper.max_failure_rate={max_failure_rate}: use a share from 0.0 to 1.0"
+                f"hydra.sweeper.max_failure_rate={self.max_failure_rate}:"
+                " use a share from 0.0 to 1.0"
             )
-        self.sampler = sampler
-        self.direction = DIRECTIONS[str(direction)]
-        self.n_trials = n_trials
-        self.n_jobs = n_jobs
-        self.study_name = study_name
-        self.storage = storage
-        self.max_failure_rate = max_failure_rate
-        self.params = params
-        self.heartbeat_interval = heartbeat_interval
-        self.grace_period = grace_period
-        self.retry = retries(max_retry)
+        self.direction = DIRECTIONS[str(self.direction)]
+        self.retry = retries(self.max_retry)
         self.lost: set[int] = set()  # numbers of the trials whose worker died in this sweep
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
@@ -348,6 +339,7 @@ class OptunaSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> None:
         assert self.config is not None and self.launcher is not None  # set up by Hydra
+        assert isinstance(self.direction, StudyDirection)  # made one by __post_init__
         params = [f"{key!s}={value}" for key, value in (self.params or {}).items()]
         space, fixed = search_space([*params, *arguments])
         sampler, n_trials = self.build_sampler(space)
@@ -421,8 +413,7 @@ class OptunaSweeper(Sweeper):
         """`ckpt_path=<last.ckpt>` for a retry whose lost trial left one in its folder (a
         retry of a retry continued checkpointing there too), else nothing."""
         assert self.config is not None
-        running = trial.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        lost = next((retried(t) for t in running if t.number == trial.number), [])
+        lost = retried(trial.study.get_trials(deepcopy=False)[trial.number])  # listed by number
         sweep_dir = Path(self.config.hydra.sweep.dir)
         folders = {tuple(r["overrides"]): r["folder"] for r in job_records(sweep_dir)}
         for number in reversed(lost):
@@ -505,12 +496,8 @@ class OptunaSweeper(Sweeper):
                     asking.release()
                 batches.leave(error)
 
-        threads = [
-            threading.Thread(
-                target=optimize, args=(n_trials // workers + (i < n_trials % workers),), daemon=True
-            )
-            for i in range(workers)
-        ]
+        shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
+        threads = [threading.Thread(target=optimize, args=(n,), daemon=True) for n in shares]
         for thread in threads:
             thread.start()
         batch: Batch = []

@@ -13,9 +13,9 @@ and writes `folds.md` and `folds.csv` into the multirun's folder. Rebuild it any
 import argparse
 import csv
 import json
-import statistics
 from collections import defaultdict
 from pathlib import Path
+from statistics import fmean, stdev
 
 from omegaconf import OmegaConf
 
@@ -31,8 +31,7 @@ def fold_results(sweep_dir: Path) -> dict[tuple[str, ...], Group]:
         folds = [o.removeprefix(FOLD) for o in overrides if o.startswith(FOLD)]
         if not folds:
             continue
-        job = overrides_file.parent.parent
-        metrics_file = job / "metrics.json"
+        metrics_file = overrides_file.parent.parent / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
         others = tuple(o for o in overrides if not o.startswith(FOLD))
         groups[others][int(folds[0])] = metrics
@@ -43,15 +42,12 @@ def summarise(group: Group) -> list[tuple[str, float, float | None, list[float]]
     """(metric, mean, sample standard deviation or None for one fold, per-fold values) for each
     metric every finished fold reported."""
     finished = [metrics for _, metrics in sorted(group.items()) if metrics is not None]
-    if not finished:
-        return []
-    names = sorted(set.intersection(*(set(metrics) for metrics in finished)))
-    rows = []
-    for name in names:
-        values = [float(metrics[name]) for metrics in finished]
-        spread = statistics.stdev(values) if len(values) > 1 else None
-        rows.append((name, statistics.fmean(values), spread, values))
-    return rows
+    names = sorted(set.intersection(*(set(metrics) for metrics in finished))) if finished else []
+    columns = {name: [float(metrics[name]) for metrics in finished] for name in names}
+    return [
+        (name, fmean(values), stdev(values) if len(values) > 1 else None, values)
+        for name, values in columns.items()
+    ]
 
 
 def write_fold_summary(sweep_dir: Path) -> Path | None:
@@ -60,18 +56,14 @@ def write_fold_summary(sweep_dir: Path) -> Path | None:
     if not groups:
         return None
     lines = [f"# Cross-validation: {sweep_dir.name}", ""]
-    table: list[list[str]] = [["overrides", "metric", "mean", "std", "folds", "values"]]
+    # csv writes None as an empty cell and a float as its repr, which reads back exactly.
+    table: list[list[object]] = [["overrides", "metric", "mean", "std", "folds", "values"]]
     for others, group in groups.items():
         done = sorted(fold for fold, metrics in group.items() if metrics is not None)
         failed = sorted(fold for fold, metrics in group.items() if metrics is None)
         title = " ".join(others) or "all jobs"
-        lines += [
-            f"## `{title}`",
-            "",
-            f"Folds with results: {done}"
-            + (f"; without (failed or unfinished): {failed}" if failed else ""),
-            "",
-        ]
+        without = f"; without (failed or unfinished): {failed}" if failed else ""
+        lines += [f"## `{title}`", "", f"Folds with results: {done}{without}", ""]
         lines += ["| metric | mean | std | " + " | ".join(f"fold {f}" for f in done) + " |"]
         lines += ["| --- | --- | --- | " + " | ".join("---" for _ in done) + " |"]
         rows = summarise(group)
@@ -79,16 +71,7 @@ def write_fold_summary(sweep_dir: Path) -> Path | None:
             shown = "" if spread is None else f"{spread:.6g}"
             cells = " | ".join(f"{v:.6g}" for v in values)
             lines.append(f"| {name} | {mean:.6g} | {shown} | {cells} |")
-            table.append(
-                [
-                    title,
-                    name,
-                    repr(mean),
-                    "" if spread is None else repr(spread),
-                    str(len(values)),
-                    " ".join(map(repr, values)),
-                ]
-            )
+            table.append([title, name, mean, spread, len(values), " ".join(map(repr, values))])
         lines.append("")
         print_summary(title, rows)
     summary = sweep_dir / "folds.md"
