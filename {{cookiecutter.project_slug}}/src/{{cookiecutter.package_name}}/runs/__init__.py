@@ -33,9 +33,11 @@ RESOLVED_CONFIG = "config_resolved.yaml"  # the config the run's work started wi
 PARTIAL = ".*.????????.tmp"  # atomic_open's temporary files: .<name>.<8 random hex digits>.tmp
 
 
-def job_config(cfg: DictConfig) -> dict[str, Any]:
-    """The run's config resolved to plain values, without Hydra's own node."""
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)), resolve=True)  # type: ignore[return-value]
+def job_config(cfg: DictConfig, resolve: bool = True) -> dict[str, Any]:
+    """The run's config as plain containers, without Hydra's own node: resolved, or with
+    `${...}` and `???` left as written."""
+    job = OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"])
+    return cast(dict[str, Any], OmegaConf.to_container(job, resolve=resolve))
 
 
 def git_state(directory: Path) -> dict[str, Any]:
@@ -168,17 +170,12 @@ class RunFolderCheck(Callback):
             return
         if subdir is None:  # a process other than rank 0, which writes no folder
             return
-        job = OmegaConf.to_container(OmegaConf.masked_copy(config, job_keys(config)))
         try:
-            check_run_folder(run_dir, cast(dict[str, Any], job), f"{subdir}/config.yaml")
+            check_run_folder(run_dir, job_config(config, resolve=False), f"{subdir}/config.yaml")
         except ProjectError as err:
             # Hydra turns a callback's exception into a warning and goes on: stop here instead.
             print(f"Error: {err}", file=sys.stderr)
             raise SystemExit(1) from None
-
-
-def job_keys(cfg: DictConfig) -> list[str]:
-    return [str(key) for key in cfg if key != "hydra"]
 
 
 def print_metrics(metrics: Mapping[str, float], title: str = "Final metrics") -> None:
