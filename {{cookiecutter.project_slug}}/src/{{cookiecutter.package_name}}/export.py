@@ -58,15 +58,8 @@ def export(cfg: DictConfig) -> Path:
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format} is not a format; use one of: {', '.join(FORMATS)}")
     output_dir = Path(cfg.paths.output_dir)
-    cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
-    check_before_start(cfg, checkpoint_required=True)
-    datamodule: ArrayDataModule = build_node("data", cfg.data)
-    datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
-    module: SupervisedModule = build_node("model", cfg.model)
-    module.build(*trained_shapes(checkpoint, ckpt_path))
-    module.load_state_dict(checkpoint["state_dict"])
-    assert module.net is not None  # built above
-    model = Deployed(datamodule.eval_transform, module.net).eval()
+    cfg, ckpt_path, datamodule, net = load_trained(cfg)
+    model = Deployed(datamodule.eval_transform, net).eval()
 
     example = example_inputs(datamodule, cfg.check_samples, seed=cfg.seed)
     with torch.no_grad():
@@ -83,8 +76,7 @@ def export(cfg: DictConfig) -> Path:
         with torch.no_grad():
             actual = torch.export.load(path).module()(example)
     difference = float((actual - expected).abs().max())
-    allowed = cfg.atol + cfg.rtol * expected.abs()
-    if not bool(((actual - expected).abs() <= allowed).all()):
+    if not torch.allclose(actual, expected, rtol=cfg.rtol, atol=cfg.atol):
         raise ExportError(
             f"the exported model's outputs differ from PyTorch's by up to {difference:.3g}, more"
             f" than atol={cfg.atol} + rtol={cfg.rtol} x |output| allows; the network does"
@@ -110,6 +102,20 @@ def export(cfg: DictConfig) -> Path:
         cfg.rtol,
     )
     return path
+
+
+def load_trained(cfg: DictConfig) -> tuple[DictConfig, str, ArrayDataModule, nn.Module]:
+    """(`cfg` with the checkpoint's settings, the checkpoint file, the DataModule with what it
+    learnt from the training split, the trained network in eval mode), once `cfg` is checked."""
+    cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
+    check_before_start(cfg, checkpoint_required=True)
+    datamodule: ArrayDataModule = build_node("data", cfg.data)
+    datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
+    module: SupervisedModule = build_node("model", cfg.model)
+    module.build(*trained_shapes(checkpoint, ckpt_path))
+    module.load_state_dict(checkpoint["state_dict"])
+    assert module.net is not None  # built above
+    return cfg, ckpt_path, datamodule, module.net.eval()
 
 
 def example_inputs(datamodule: ArrayDataModule, count: int, seed: int) -> Tensor:
