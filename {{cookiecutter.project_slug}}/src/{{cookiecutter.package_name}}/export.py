@@ -22,13 +22,10 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
-from .build import build_node
 from .data.datamodule import ArrayDataModule
 from .errors import ConfigError, ProjectError
-from .models.supervised import SupervisedModule
 from .runs import job_config, record_run
-from .runs.checkpoints import from_checkpoint, require_data_state, trained_shapes
-from .runs.checks import check_before_start
+from .runs.checkpoints import load_trained
 
 
 class ExportError(ProjectError, RuntimeError):
@@ -102,20 +99,6 @@ def export(cfg: DictConfig) -> Path:
         cfg.rtol,
     )
     return path
-
-
-def load_trained(cfg: DictConfig) -> tuple[DictConfig, str, ArrayDataModule, nn.Module]:
-    """(`cfg` with the checkpoint's settings, the checkpoint file, the DataModule with what it
-    learnt from the training split, the trained network in eval mode), once `cfg` is checked."""
-    cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
-    check_before_start(cfg, checkpoint_required=True)
-    datamodule: ArrayDataModule = build_node("data", cfg.data)
-    datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
-    module: SupervisedModule = build_node("model", cfg.model)
-    module.build(*trained_shapes(checkpoint, ckpt_path))
-    module.load_state_dict(checkpoint["state_dict"])
-    assert module.net is not None  # built above
-    return cfg, ckpt_path, datamodule, module.net.eval()
 
 
 def example_inputs(datamodule: ArrayDataModule, count: int, seed: int) -> Tensor:

@@ -37,8 +37,8 @@ from torch import nn
 from .data.datamodule import ArrayDataModule
 from .data.table import CSVDataModule
 from .errors import ConfigError, DataError
-from .export import load_trained
 from .runs import job_config, record_run
+from .runs.checkpoints import load_trained
 
 log = logging.getLogger(__name__)
 
