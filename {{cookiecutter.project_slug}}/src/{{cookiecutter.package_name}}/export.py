@@ -22,10 +22,13 @@ import torch
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from .build import build_node
 from .data.datamodule import ArrayDataModule
 from .errors import ConfigError, ProjectError
+from .models.supervised import SupervisedModule
 from .runs import job_config, record_run
-from .runs.checkpoints import load_trained
+from .runs.checkpoints import from_checkpoint, require_data_state, trained_shapes
+from .runs.checks import check_before_start
 
 
 class ExportError(ProjectError, RuntimeError):
@@ -55,8 +58,15 @@ def export(cfg: DictConfig) -> Path:
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format} is not a format; use one of: {', '.join(FORMATS)}")
     output_dir = Path(cfg.paths.output_dir)
-    cfg, ckpt_path, datamodule, net = load_trained(cfg)
-    model = Deployed(datamodule.eval_transform, net).eval()
+    cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
+    check_before_start(cfg, checkpoint_required=True)
+    datamodule: ArrayDataModule = build_node("data", cfg.data)
+    datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
+    module: SupervisedModule = build_node("model", cfg.model)
+    module.build(*trained_shapes(checkpoint, ckpt_path))
+    module.load_state_dict(checkpoint["state_dict"])
+    assert module.net is not None  # built above
+    model = Deployed(datamodule.eval_transform, module.net).eval()
 
     example = example_inputs(datamodule, cfg.check_samples, seed=cfg.seed)
     with torch.no_grad():

@@ -34,11 +34,14 @@ from fastapi.responses import JSONResponse
 from omegaconf import DictConfig
 from torch import nn
 
+from .build import build_node
 from .data.datamodule import ArrayDataModule
 from .data.table import CSVDataModule
 from .errors import ConfigError, DataError
+from .models.supervised import SupervisedModule
 from .runs import job_config, record_run
-from .runs.checkpoints import load_trained
+from .runs.checkpoints import from_checkpoint, require_data_state, trained_shapes
+from .runs.checks import check_before_start
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,21 @@ def serve(cfg: DictConfig) -> None:
     if cfg.host not in HOSTS:
         raise ConfigError(f"host={cfg.host}: LitServe binds one of {', '.join(HOSTS)}")
     output_dir = Path(cfg.paths.output_dir)
-    cfg, ckpt_path, datamodule, net = load_trained(cfg)
-    model = Path(cfg.onnx_path) if cfg.onnx_path else net
-    if isinstance(model, Path) and not model.is_file():
-        raise ConfigError(f"onnx_path={model} does not exist; give the model.onnx of an export")
+    cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
+    check_before_start(cfg, checkpoint_required=True)
+    datamodule: ArrayDataModule = build_node("data", cfg.data)
+    datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
+    model: nn.Module | Path
+    if cfg.onnx_path:
+        model = Path(cfg.onnx_path)
+        if not model.is_file():
+            raise ConfigError(f"onnx_path={model} does not exist; give the model.onnx of an export")
+    else:
+        module: SupervisedModule = build_node("model", cfg.model)
+        module.build(*trained_shapes(checkpoint, ckpt_path))
+        module.load_state_dict(checkpoint["state_dict"])
+        assert module.net is not None  # built above
+        model = module.net.eval()
     api = ModelAPI(
         datamodule, model, max_batch_size=cfg.max_batch_size, batch_timeout=cfg.batch_timeout
     )

@@ -18,13 +18,10 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
-from torch import nn
 
-from ..data.datamodule import ArrayDataModule
 from ..errors import ConfigError
-from ..models.supervised import SupervisedModule
 from . import DATA_FINGERPRINT, RUN_CONFIG, TRACKER_RUNS
-from .checks import check_before_start, find_checkpoint
+from .checks import find_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +76,6 @@ def from_checkpoint(cfg: DictConfig) -> tuple[DictConfig, str, dict[str, Any]]:
     if change := data_change(checkpoint.get(DATA_FINGERPRINT), data_fingerprint(cfg.data)):
         log.warning("The data has changed since %s was trained: %s", ckpt_path, change)
     return cfg, ckpt_path, checkpoint
-
-
-def load_trained(cfg: DictConfig) -> tuple[DictConfig, str, ArrayDataModule, nn.Module]:
-    """(`cfg` with the checkpoint's settings, the checkpoint file, the DataModule with what it
-    learnt from the training split, the trained network in eval mode), once `cfg` is checked."""
-    from ..build import build_node  # which imports the callbacks, and they this module
-
-    cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
-    check_before_start(cfg, checkpoint_required=True)
-    datamodule: ArrayDataModule = build_node("data", cfg.data)
-    datamodule.load_state_dict(require_data_state(checkpoint, datamodule, ckpt_path))
-    module: SupervisedModule = build_node("model", cfg.model)
-    module.build(*trained_shapes(checkpoint, ckpt_path))
-    module.load_state_dict(checkpoint["state_dict"])
-    assert module.net is not None  # built above
-    return cfg, ckpt_path, datamodule, module.net.eval()
 
 
 def continue_tracker_runs(cfg: DictConfig, ckpt_path: str | None) -> None:
