@@ -60,10 +60,9 @@ class StopOnNonFiniteLoss(Callback):
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         bad = loss is not None and not bool(torch.isfinite(loss).all())
-        if trainer.world_size > 1:
-            # All processes stop together: one stopping alone leaves the others waiting forever
-            # at their next gradient all-reduce.
-            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        # All processes stop together: one stopping alone leaves the others waiting forever at
+        # their next gradient all-reduce (a single process's strategy returns `bad` as it is).
+        bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
         if not bad:
             return
         value = loss.item() if loss is not None else float("nan")
