@@ -98,12 +98,10 @@ def write_input_predictions(
 
 def write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
     """One row per sample: index, target_0.., prediction_0.."""
+    columns = [f"target_{i}" for i in range(targets.shape[1])]
+    columns += [f"prediction_{i}" for i in range(predictions.shape[1])]
     with atomic_open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(
-            ["index"]
-            + [f"target_{i}" for i in range(targets.shape[1])]
-            + [f"prediction_{i}" for i in range(predictions.shape[1])]
-        )
+        writer.writerow(["index", *columns])
         for index, (target, prediction) in enumerate(zip(targets, predictions, strict=True)):
             writer.writerow([index, *target.tolist(), *prediction.tolist()])
