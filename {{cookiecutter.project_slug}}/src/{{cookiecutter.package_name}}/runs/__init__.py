@@ -89,14 +89,12 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]
         raise
 
 
-def remove_partial_files(folder: Path) -> list[Path]:
+def remove_partial_files(folder: Path) -> None:
     """Deletes the temporary files of `atomic_open` in `folder` and below, which a process
     killed midway (SIGKILL, a lost node) leaves; for a run resuming in its folder alone, as the
     folder's writes are its own."""
-    partial = list(folder.rglob(PARTIAL))
-    for path in partial:
+    for path in list(folder.rglob(PARTIAL)):  # listed first: the walk does not see its deletions
         path.unlink(missing_ok=True)
-    return partial
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -121,7 +119,7 @@ def record_run(
 
 
 def save_metrics(metrics: Mapping[str, float], path: Path) -> None:
-    write_atomically(path, json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+    write_atomically(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def config_differences(before: Any, after: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]:
