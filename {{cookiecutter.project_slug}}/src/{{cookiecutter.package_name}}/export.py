@@ -83,8 +83,7 @@ def export(cfg: DictConfig) -> Path:
         with torch.no_grad():
             actual = torch.export.load(path).module()(example)
     difference = float((actual - expected).abs().max())
-    allowed = cfg.atol + cfg.rtol * expected.abs()
-    if not bool(((actual - expected).abs() <= allowed).all()):
+    if not torch.allclose(actual, expected, rtol=cfg.rtol, atol=cfg.atol):
         raise ExportError(
             f"the exported model's outputs differ from PyTorch's by up to {difference:.3g}, more"
             f" than atol={cfg.atol} + rtol={cfg.rtol} x |output| allows; the network does"

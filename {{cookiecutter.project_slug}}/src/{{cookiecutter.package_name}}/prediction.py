@@ -65,14 +65,13 @@ def predict(cfg: DictConfig) -> Path:
     batches = trainer.predict(model, dataloaders=loader, ckpt_path=ckpt_path)
     # One loader, so predict() returns the list of its batches' outputs.
     outputs = torch.cat(cast(list[torch.Tensor], batches))
-    if trainer.is_global_zero:
-        if cfg.get("input"):
-            write_input_predictions(path, ids, outputs, datamodule.task, datamodule.classes)
-        else:
-            dataset = datamodule.split(cfg.split)
-            targets = torch.as_tensor(dataset.targets).reshape(len(dataset), -1)
-            write_predictions(path, targets, outputs.reshape(len(dataset), -1))
-        log.info("Wrote %d predictions to %s", len(outputs), path.resolve())
+    if cfg.get("input"):
+        write_input_predictions(path, ids, outputs, datamodule.task, datamodule.classes)
+    else:
+        dataset = datamodule.split(cfg.split)
+        targets = torch.as_tensor(dataset.targets).reshape(len(dataset), -1)
+        write_predictions(path, targets, outputs.reshape(len(dataset), -1))
+    log.info("Wrote %d predictions to %s", len(outputs), path.resolve())
     return path
 
 
@@ -93,19 +92,16 @@ def write_input_predictions(
         width = outputs.shape[1]
         header += ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
         rows = [[id_, *row.tolist()] for id_, row in zip(ids, outputs, strict=True)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as file:
+    with atomic_open(path, "w", newline="") as file:
         csv.writer(file).writerows([header, *rows])
 
 
 def write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
     """One row per sample: index, target_0.., prediction_0.."""
+    columns = [f"target_{i}" for i in range(targets.shape[1])]
+    columns += [f"prediction_{i}" for i in range(predictions.shape[1])]
     with atomic_open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(
-            ["index"]
-            + [f"target_{i}" for i in range(targets.shape[1])]
-            + [f"prediction_{i}" for i in range(predictions.shape[1])]
-        )
+        writer.writerow(["index", *columns])
         for index, (target, prediction) in enumerate(zip(targets, predictions, strict=True)):
             writer.writerow([index, *target.tolist(), *prediction.tolist()])

@@ -60,10 +60,9 @@ class StopOnNonFiniteLoss(Callback):
     ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         bad = loss is not None and not bool(torch.isfinite(loss).all())
-        if trainer.world_size > 1:
-            # All processes stop together: one stopping alone leaves the others waiting forever
-            # at their next gradient all-reduce.
-            bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
+        # All processes stop together: one stopping alone leaves the others waiting forever at
+        # their next gradient all-reduce (a single process's strategy returns `bad` as it is).
+        bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
         if not bad:
             return
         value = loss.item() if loss is not None else float("nan")
@@ -126,38 +125,6 @@ class RunRecord(Callback):
         self.logged: set[str] = set()  # the metrics Lightning logged, stage by stage
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._record(trainer, pl_module)
-
-    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._record(trainer, pl_module)
-
-    def on_predict_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._record(trainer, pl_module)
-
-    def on_save_checkpoint(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
-    ) -> None:
-        # Plain values, which torch.load(weights_only=True) reads: see runs/checkpoints.py.
-        checkpoint[RUN_CONFIG] = self.config
-        if trainer.is_global_zero:  # the process that writes the file and holds the runs
-            checkpoint[DATA_FINGERPRINT] = self.data_fingerprint
-            checkpoint[TRACKER_RUNS] = {
-                key: logger.resume_arguments()
-                for key, logger in self.loggers.items()
-                if isinstance(logger, Resumable)
-            }
-
-    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.logged |= set(trainer.callback_metrics)
-
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.logged |= set(trainer.callback_metrics)
-
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, error: Any) -> None:
-        # A run stopped early (pruned, diverged) still shows in the trackers' comparisons.
-        self.log_results(trainer, {k: float(v) for k, v in trainer.callback_metrics.items()})
-
-    def _record(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero or self.hyperparameters is not None:
             return
         from ..runs.fingerprint import data_fingerprint  # once training starts
@@ -175,6 +142,30 @@ class RunRecord(Callback):
         }
         for logger in trainer.loggers:
             logger.log_hyperparams(self.hyperparameters)
+
+    on_test_start = on_predict_start = on_train_start  # eval.py, predict.py: no training
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        # Plain values, which torch.load(weights_only=True) reads: see runs/checkpoints.py.
+        checkpoint[RUN_CONFIG] = self.config
+        if trainer.is_global_zero:  # the process that writes the file and holds the runs
+            checkpoint[DATA_FINGERPRINT] = self.data_fingerprint
+            checkpoint[TRACKER_RUNS] = {
+                key: logger.resume_arguments()
+                for key, logger in self.loggers.items()
+                if isinstance(logger, Resumable)
+            }
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.logged |= set(trainer.callback_metrics)
+
+    on_test_end = on_fit_end
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, error: Any) -> None:
+        # A run stopped early (pruned, diverged) still shows in the trackers' comparisons.
+        self.log_results(trainer, {k: float(v) for k, v in trainer.callback_metrics.items()})
 
     def log_results(self, trainer: L.Trainer, metrics: dict[str, float]) -> None:
         """The final metrics (metrics.json) in the trackers' comparison of runs.

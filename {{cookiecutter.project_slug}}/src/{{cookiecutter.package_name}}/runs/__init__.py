@@ -33,9 +33,11 @@ RESOLVED_CONFIG = "config_resolved.yaml"  # the config the run's work started wi
 PARTIAL = ".*.????????.tmp"  # atomic_open's temporary files: .<name>.<8 random hex digits>.tmp
 
 
-def job_config(cfg: DictConfig) -> dict[str, Any]:
-    """The run's config resolved to plain values, without Hydra's own node."""
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)), resolve=True)  # type: ignore[return-value]
+def job_config(cfg: DictConfig, resolve: bool = True) -> dict[str, Any]:
+    """The run's config as plain containers, without Hydra's own node: resolved, or with
+    `${...}` and `???` left as written."""
+    job = OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"])
+    return cast(dict[str, Any], OmegaConf.to_container(job, resolve=resolve))
 
 
 def git_state(directory: Path) -> dict[str, Any]:
@@ -55,12 +57,10 @@ def _git(directory: Path, *args: str) -> str:
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
+    versions: dict[str, str | None] = dict.fromkeys(names)  # None: not installed
     for name in names:
-        try:
+        with suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
     return versions
 
 
@@ -89,14 +89,12 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]
         raise
 
 
-def remove_partial_files(folder: Path) -> list[Path]:
+def remove_partial_files(folder: Path) -> None:
     """Deletes the temporary files of `atomic_open` in `folder` and below, which a process
     killed midway (SIGKILL, a lost node) leaves; for a run resuming in its folder alone, as the
     folder's writes are its own."""
-    partial = list(folder.rglob(PARTIAL))
-    for path in partial:
+    for path in list(folder.rglob(PARTIAL)):  # listed first: the walk does not see its deletions
         path.unlink(missing_ok=True)
-    return partial
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -121,7 +119,7 @@ def record_run(
 
 
 def save_metrics(metrics: Mapping[str, float], path: Path) -> None:
-    write_atomically(path, json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+    write_atomically(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def config_differences(before: Any, after: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]:
@@ -168,17 +166,12 @@ class RunFolderCheck(Callback):
             return
         if subdir is None:  # a process other than rank 0, which writes no folder
             return
-        job = OmegaConf.to_container(OmegaConf.masked_copy(config, job_keys(config)))
         try:
-            check_run_folder(run_dir, cast(dict[str, Any], job), f"{subdir}/config.yaml")
+            check_run_folder(run_dir, job_config(config, resolve=False), f"{subdir}/config.yaml")
         except ProjectError as err:
             # Hydra turns a callback's exception into a warning and goes on: stop here instead.
             print(f"Error: {err}", file=sys.stderr)
             raise SystemExit(1) from None
-
-
-def job_keys(cfg: DictConfig) -> list[str]:
-    return [str(key) for key in cfg if key != "hydra"]
 
 
 def print_metrics(metrics: Mapping[str, float], title: str = "Final metrics") -> None:

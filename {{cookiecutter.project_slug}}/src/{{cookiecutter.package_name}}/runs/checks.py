@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..config import on_rank_zero
 from ..errors import ConfigError
 from ..models.supervised import metric_names
-from . import RESOLVED_CONFIG, check_run_folder, job_config, job_keys
+from . import RESOLVED_CONFIG, check_run_folder, job_config
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,12 @@ def running_multirun() -> Path | None:
 def check_config(cfg: DictConfig) -> None:
     """What the config alone decides, on any machine: values and monitored metrics."""
     check_values(cfg)
-    for key, value in leaves(unresolved(cfg)):
+    for key, value in nodes(job_config(cfg, resolve=False)):
         if value == "???":
             raise ConfigError(f"{key} has no value (??? in the config); set {key}=...")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key}={value} is not a finite number; give a number, e.g. 0.1")
     check_monitored_metrics(cfg)
-
-
-def unresolved(cfg: DictConfig) -> Any:
-    """The job's config as plain containers, `${...}` and `???` left as written."""
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, job_keys(cfg)))
 
 
 def check_monitored_metrics(cfg: DictConfig) -> None:
@@ -82,31 +77,28 @@ def check_monitored_metrics(cfg: DictConfig) -> None:
         check_monitored_metric("optimized_metric", cfg.optimized_metric, task)
     if cfg.monitor.metric != cfg.get("optimized_metric"):
         check_monitored_metric("monitor.metric", cfg.monitor.metric, task)
-    for key, node in target_nodes(unresolved(cfg)):  # callbacks, the model's scheduler
-        monitor = OmegaConf.select(cfg, f"{key}.monitor") if "monitor" in node else None
+    for key, node in nodes(job_config(cfg, resolve=False)):  # callbacks, the model's scheduler
+        targeted = isinstance(node, dict) and "_target_" in node and "monitor" in node
+        monitor = OmegaConf.select(cfg, f"{key}.monitor") if targeted else None
         if isinstance(monitor, str) and monitor != cfg.monitor.metric:
             check_monitored_metric(f"{key}.monitor", monitor, task)
 
 
-def _number(cfg: DictConfig, key: str) -> Any:
-    return OmegaConf.select(cfg, key, default=None)
-
-
 def check_values(cfg: DictConfig) -> None:
     """Values of the right type that still cannot work."""
-    lr = _number(cfg, "model.optimizer.lr")
+    lr = OmegaConf.select(cfg, "model.optimizer.lr")
     if isinstance(lr, int | float) and not (math.isfinite(lr) and lr > 0):
         raise ConfigError(f"model.optimizer.lr={lr} must be a positive number, e.g. 0.01")
     # The DataLoader checks these only when the first epoch starts: here they cost no run.
     for key, low in (("data.batch_size", 1), ("data.num_workers", 0)):
-        value = _number(cfg, key)
+        value = OmegaConf.select(cfg, key)
         if isinstance(value, int) and value < low:
             raise ConfigError(f"{key}={value} must be at least {low}")
     if cfg.monitor.mode not in ("min", "max"):
         raise ConfigError(f"monitor.mode={cfg.monitor.mode} must be min or max")
     # Lightning refuses more GPUs than exist, but starts any number of CPU processes.
-    devices, cores = _number(cfg, "trainer.devices"), os.cpu_count() or 1
-    on_cpu = _number(cfg, "trainer.accelerator") == "cpu"
+    devices, cores = OmegaConf.select(cfg, "trainer.devices"), os.cpu_count() or 1
+    on_cpu = OmegaConf.select(cfg, "trainer.accelerator") == "cpu"
     if on_cpu and isinstance(devices, int) and devices > cores:
         raise ConfigError(
             f"trainer.devices={devices} starts {devices} processes on a machine with {cores} CPU"
@@ -114,26 +106,12 @@ def check_values(cfg: DictConfig) -> None:
         )
 
 
-def leaves(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted key, value) of every value in a config container that is not a dict or list."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from leaves(value, f"{prefix}{key}.")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from leaves(value, f"{prefix}{i}.")
-    else:
-        yield prefix.rstrip("."), node
-
-
-def target_nodes(node: Any, prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """(dotted key, node) of every node with a `_target_` in a config container, depth first."""
-    if not isinstance(node, dict):
-        return
-    if "_target_" in node:
-        yield prefix.rstrip("."), node
-    for key, value in node.items():
-        yield from target_nodes(value, f"{prefix}{key}.")
+def nodes(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) of a config container and of every value in it, depth first."""
+    yield prefix.rstrip("."), node
+    if isinstance(node, dict | list):
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+            yield from nodes(value, f"{prefix}{key}.")
 
 
 def data_task(data: DictConfig) -> str:

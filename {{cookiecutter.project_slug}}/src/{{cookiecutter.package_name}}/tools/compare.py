@@ -9,6 +9,9 @@ import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+
+from omegaconf import OmegaConf
 
 from .plots import format_row, plot_comparison, read_curves
 
@@ -42,11 +45,8 @@ def find_runs(folders: list[Path]) -> list[Run]:
 
 
 def _overrides(run_dir: Path) -> list[str]:
-    overrides = run_dir / ".hydra" / "overrides.yaml"
-    if not overrides.is_file():
-        return []
-    lines = overrides.read_text().splitlines()
-    return [line.removeprefix("- ").strip() for line in lines if line.startswith("- ")]
+    path = run_dir / ".hydra" / "overrides.yaml"  # Hydra's YAML list of the typed overrides
+    return cast(list[str], OmegaConf.to_container(OmegaConf.load(path))) if path.is_file() else []
 
 
 def write_comparison(runs: list[Run], out: Path, metric: str) -> list[Path]:
@@ -88,5 +88,5 @@ def main(argv: list[str] | None = None) -> None:
     if not runs:
         parser.error("no finished runs (folders with metrics.json) under the given folders")
     files = write_comparison(runs, args.out or args.folders[0], args.metric)
-    print((args.out or args.folders[0]).joinpath("comparison.md").read_text())
+    print(files[0].read_text())
     print("Wrote", ", ".join(str(f) for f in files))
