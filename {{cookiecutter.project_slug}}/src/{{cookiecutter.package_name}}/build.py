@@ -28,10 +28,7 @@ class Built:
 
 
 def build(
-    cfg: DictConfig,
-    callbacks: bool = False,
-    loggers: bool = True,
-    **model_options: Any,
+    cfg: DictConfig, callbacks: bool = False, loggers: bool = True, **model_options: Any
 ) -> Built:
     """The data, model and trainer of `cfg`, the trainer with a `RunRecord` of the run in
     cfg.paths.output_dir; `callbacks`: also the callbacks group (training), `loggers`: the
