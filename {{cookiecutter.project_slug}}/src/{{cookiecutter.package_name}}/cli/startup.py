@@ -42,14 +42,12 @@ def import_lightning() -> None:
     up they reach the console and train.log through the root logger instead, once.
     """
     if "lightning" not in sys.modules:  # later jobs of a multirun: their objects stay collectable
-        enabled = gc.isenabled()
         gc.disable()
         try:
             import lightning  # noqa: F401  (adds that handler)
 
             gc.freeze()
         finally:
-            if enabled:
-                gc.enable()
+            gc.enable()
     if logging.getLogger().handlers:
         logging.getLogger("lightning").handlers.clear()
