@@ -61,11 +61,9 @@ def build_node(key: str, node: Any, **kwargs: Any) -> Any:
 
 def build_group(key: str, group: Mapping[str, Any] | None) -> list[Any]:
     """Builds each `_target_` entry of a group such as `callbacks` or `logger`, in config order."""
-    if not group:
-        return []
     return [
         build_node(f"{key}.{name}", node)
-        for name, node in group.items()
+        for name, node in (group or {}).items()
         if node and "_target_" in node
     ]
 
