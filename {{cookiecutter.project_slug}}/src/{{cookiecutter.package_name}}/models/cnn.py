@@ -25,15 +25,14 @@ class CNN(nn.Module):
     ) -> None:
         super().__init__()
         shape = tuple(int(n) for n in input_shape)
-        if len(shape) == 1:
-            shape = (1, 1, shape[0])
+        shape = (1, 1, *shape) if len(shape) == 1 else shape
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"input shape {list(shape)} is not an image shape [C, H, W]")
         self.input_shape = shape
-        width, height, side = shape[0], shape[1], shape[2]
+        width, height, side = shape
         layers: list[nn.Module] = []
         for out_channels in channels:
-            kernel = (2 if height >= 2 else 1, 2 if side >= 2 else 1)
+            kernel = (min(height, 2), min(side, 2))
             layers += [
                 nn.Conv2d(width, out_channels, kernel_size=3, padding=1),
                 nn.ReLU(),
