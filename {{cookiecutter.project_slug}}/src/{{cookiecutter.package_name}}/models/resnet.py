@@ -46,10 +46,7 @@ class ResNet(nn.Module):
 
 def pretrained(arch: str, weights: str | None) -> models.ResNet:
     """torchvision's `arch` with `weights`; a download that fails is one clear error."""
-    if (
-        not arch.startswith(("resnet", "resnext", "wide_resnet"))
-        or arch not in models.list_models()
-    ):
+    if arch not in models.list_models(include=("resnet*", "resnext*", "wide_resnet*")):
         raise ConfigError(
             f"model.net.arch={arch} is not a torchvision ResNet; e.g. resnet18, resnet50"
         )
@@ -64,12 +61,10 @@ def pretrained(arch: str, weights: str | None) -> models.ResNet:
     try:
         return models.get_model(arch, weights=weights)
     except OSError as err:  # no network (urllib's URLError), a full or read-only cache
-        url = known[weights].url
-        cache = torch.hub.get_dir()
         raise ConfigError(
-            f"model.net.weights={weights} needs {url}, which could not be fetched ({err}); go"
-            f" online once (the file stays in {cache}/checkpoints), copy it there by hand, or"
-            " use model.net.weights=null for random weights"
+            f"model.net.weights={weights} needs {known[weights].url}, which could not be fetched"
+            f" ({err}); go online once (the file stays in {torch.hub.get_dir()}/checkpoints),"
+            " copy it there by hand, or use model.net.weights=null for random weights"
         ) from None
 
 
