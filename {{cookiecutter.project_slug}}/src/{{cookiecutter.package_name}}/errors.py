@@ -58,14 +58,12 @@ def describe(error: BaseException) -> str | None:
     if isinstance(error, MissingConfigException) and error.options:
         group, _, option = str(error.missing_cfg_file).rpartition("/")
         return f"{group}={option} is not an option; use one of: {', '.join(error.options)}"
-    if isinstance(error, ConfigCompositionException):
-        cause = error.__cause__
-        if isinstance(cause, OmegaConfBaseException):
-            return describe_omegaconf(cause)
-        return _first_line(error)
+    if isinstance(error, ConfigCompositionException):  # often an OmegaConf error while composing
+        error = error.__cause__ if isinstance(error.__cause__, OmegaConfBaseException) else error
     if isinstance(error, OmegaConfBaseException):
         return describe_omegaconf(error)
-    if isinstance(error, InstantiationException):  # Hydra could not even call the `_target_`
+    # InstantiationException: Hydra could not even call the `_target_`
+    if isinstance(error, ConfigCompositionException | InstantiationException):
         return _first_line(error)
     if key := _config_key(error):  # raised by a `_target_` while Hydra built it from the config
         return (
