@@ -95,14 +95,8 @@ def export(cfg: DictConfig) -> Path:
     record_run(output_dir, job_config(cfg))
     runtime = "onnxruntime" if cfg.format == "onnx" else "torch.export.load"
     log.info(
-        "Exported %s; on %d inputs %s and PyTorch differ by at most %.3g (allowed: %g + %g x"
-        " |output|)",
-        path.resolve(),
-        len(example),
-        runtime,
-        difference,
-        cfg.atol,
-        cfg.rtol,
+        f"Exported {path.resolve()}; on {len(example)} inputs {runtime} and PyTorch differ by at"
+        f" most {difference:.3g} (allowed: {cfg.atol:g} + {cfg.rtol:g} x |output|)"
     )
     return path
 
