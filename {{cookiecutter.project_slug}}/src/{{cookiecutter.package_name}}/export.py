@@ -89,24 +89,14 @@ def export(cfg: DictConfig) -> Path:
             f" than atol={cfg.atol} + rtol={cfg.rtol} x |output| allows; the network does"
             " something the export does not capture (check its forward for Python-side state)"
         )
-    record["check"] = {
-        "inputs": len(example),
-        "max_abs_difference": difference,
-        "atol": cfg.atol,
-        "rtol": cfg.rtol,
-    }
+    tolerance = {"atol": cfg.atol, "rtol": cfg.rtol}
+    record["check"] = {"inputs": len(example), "max_abs_difference": difference, **tolerance}
     (output_dir / "model.json").write_text(json.dumps(record, indent=2) + "\n")
     record_run(output_dir, job_config(cfg))
     runtime = "onnxruntime" if cfg.format == "onnx" else "torch.export.load"
     log.info(
-        "Exported %s; on %d inputs %s and PyTorch differ by at most %.3g (allowed: %g + %g x"
-        " |output|)",
-        path.resolve(),
-        len(example),
-        runtime,
-        difference,
-        cfg.atol,
-        cfg.rtol,
+        f"Exported {path.resolve()}; on {len(example)} inputs {runtime} and PyTorch differ by at"
+        f" most {difference:.3g} (allowed: {cfg.atol:g} + {cfg.rtol:g} x |output|)"
     )
     return path
 
@@ -127,10 +117,8 @@ def trace(model: nn.Module, example: Tensor) -> torch.export.ExportedProgram:
     """The model as a graph, with a free batch size; a forward that depends on the values of
     its tensors (Python `if` on them, `.item()`, numpy) cannot be captured."""
     batch = torch.export.Dim("batch")
-    try:
-        return torch.export.export(
-            model, (example,), dynamic_shapes=({0: batch},), strict=False
-        )  # strict=False: the same tracing whatever the default of this torch release
+    try:  # strict=False: the same tracing whatever the default of this torch release
+        return torch.export.export(model, (example,), dynamic_shapes=({0: batch},), strict=False)
     except Exception as err:  # torch.export raises many kinds: guards, unsupported ops, ...
         raise ExportError(
             f"the model does not trace: {trace_reason(err)}; torch.export needs a forward made of"

@@ -168,9 +168,6 @@ class ModelAPI(ls.LitAPI):
         with torch.inference_mode():
             return self.net(self.transform(samples).to(self.device)).float().cpu()
 
-    def unbatch(self, output: list[Any]) -> list[Any]:
-        return output
-
     def encode_response(self, output: torch.Tensor | HTTPException) -> JSONResponse:
         """The prediction (and each class's probability), or the request's error."""
         if isinstance(output, HTTPException):

@@ -37,7 +37,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -161,17 +161,12 @@ def search_space(overrides: Sequence[str]) -> tuple[dict[str, BaseDistribution],
     A later override of a key replaces an earlier one, so a value on the command line fixes a
     parameter of hydra.sweeper.params, and a list there searches its values instead.
     """
-    space: dict[str, BaseDistribution] = {}
-    fixed: dict[str, str] = {}
+    last: dict[str, Override] = {}
     for override in OverridesParser.create().parse_overrides(list(overrides)):
-        key = override.get_key_element()
-        space.pop(key, None)
-        fixed.pop(key, None)
-        if override.is_sweep_override():
-            space[key] = distribution(override)
-        else:
-            fixed[key] = str(override.input_line)
-    return space, list(fixed.values())
+        last.pop(key := override.get_key_element(), None)  # the later one goes to the end
+        last[key] = override
+    space = {k: distribution(o) for k, o in last.items() if o.is_sweep_override()}
+    return space, [str(o.input_line) for o in last.values() if not o.is_sweep_override()]
 
 
 def grid(space: dict[str, BaseDistribution]) -> dict[str, list[Any]]:
@@ -200,28 +195,16 @@ def suggest(trial: optuna.Trial, name: str, values: BaseDistribution) -> Any:
     return trial.suggest_categorical(name, values.choices)
 
 
-def job_value(job: JobReturn) -> float:
-    """The finite number a trial's job returned. Raises optuna.TrialPruned for a job its
-    pruner stopped, JobFailed for one that failed (with the job's error line)."""
+def outcome(job: JobReturn) -> float | JobFailed | optuna.TrialPruned:
+    """The finite number a trial's job returned; else optuna.TrialPruned for a job its pruner
+    stopped, JobFailed for one that failed (with the job's error line)."""
     try:
         value = float(job.return_value)  # raises the job's own error when it failed
-    except optuna.TrialPruned:
-        raise
+    except optuna.TrialPruned as pruned:
+        return pruned
     except Exception as error:
-        raise JobFailed(job_line(error)) from None  # the traceback is in the job's log
-    if not math.isfinite(value):
-        raise JobFailed(f"the job returned {value}")
-    return value
-
-
-def failure(job: JobReturn) -> JobFailed | None:
-    try:
-        job_value(job)
-    except JobFailed as failed:
-        return failed
-    except optuna.TrialPruned:
-        pass
-    return None
+        return JobFailed(job_line(error))  # the traceback is in the job's log
+    return value if math.isfinite(value) else JobFailed(f"the job returned {value}")
 
 
 class Batches:
@@ -229,8 +212,8 @@ class Batches:
 
     Each of `workers` threads runs `study.optimize` one trial at a time; its objective hands
     the trial's overrides to `run` and waits for the job. Once every thread still running
-    waits, `next` gives the main thread that batch to launch, and `answer` hands each thread
-    its job's result.
+    waits, `next` gives the main thread that batch to launch, which then hands each thread its
+    job's result.
     """
 
     def __init__(self, workers: int) -> None:
@@ -266,15 +249,6 @@ class Batches:
             batch, self.waiting = self.waiting, []
         return batch
 
-    def answer(self, batch: Batch, jobs: Sequence[JobReturn]) -> None:
-        for (_, done), job in zip(batch, jobs, strict=True):
-            done.set_result(job)
-
-    def lose(self, batch: Batch, why: str) -> None:
-        """The batch's jobs died with their worker process: their trials are lost."""
-        for _, done in batch:
-            done.set_exception(JobLost(f"its worker process died: {why}"))
-
     def close(self, why: BaseException, batch: Batch) -> None:
         """Ends the sweep on an error in the main thread: the trials of `batch` and those
         waiting fail with it, and the threads stop."""
@@ -302,6 +276,8 @@ class OptunaSweeper(Sweeper):
     heartbeat_interval: int = 10
     grace_period: int = 30
     max_retry: int = 3
+    config: DictConfig = field(init=False, repr=False)  # the rest is set by Hydra's setup()
+    launcher: Launcher = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if str(self.direction) not in DIRECTIONS:
@@ -323,22 +299,17 @@ class OptunaSweeper(Sweeper):
         self.direction = DIRECTIONS[str(self.direction)]
         self.retry = retries(self.max_retry)
         self.lost: set[int] = set()  # numbers of the trials whose worker died in this sweep
-        self.config: DictConfig | None = None
-        self.hydra_context: HydraContext | None = None
-        self.launcher: Launcher | None = None
         self.job_idx = 0  # the number of the next job: its folder's name starts with it
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
         self.config = config
-        self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
     def sweep(self, arguments: list[str]) -> None:
-        assert self.config is not None and self.launcher is not None  # set up by Hydra
         assert isinstance(self.direction, StudyDirection)  # made one by __post_init__
         params = [f"{key!s}={value}" for key, value in (self.params or {}).items()]
         space, fixed = search_space([*params, *arguments])
@@ -367,7 +338,6 @@ class OptunaSweeper(Sweeper):
 
     def open_storage(self) -> optuna.storages.BaseStorage:
         """The study's database, with heartbeats and retries of lost trials; or memory."""
-        assert self.config is not None
         if not self.storage:
             return optuna.storages.InMemoryStorage()
         password = make_url(self.storage).password
@@ -412,7 +382,6 @@ class OptunaSweeper(Sweeper):
     def resume_from(self, trial: optuna.Trial) -> list[str]:
         """`ckpt_path=<last.ckpt>` for a retry whose lost trial left one in its folder (a
         retry of a retry continued checkpointing there too), else nothing."""
-        assert self.config is not None
         lost = retried(trial.study.get_trials(deepcopy=False)[trial.number])  # listed by number
         sweep_dir = Path(self.config.hydra.sweep.dir)
         folders = {tuple(r["overrides"]): r["folder"] for r in job_records(sweep_dir)}
@@ -446,7 +415,6 @@ class OptunaSweeper(Sweeper):
         fixed: list[str],
     ) -> None:
         """`n_trials` trials, in batches of up to n_jobs: see the module's docstring."""
-        assert self.launcher is not None
         workers = min(self.n_jobs, n_trials)
         batches = Batches(workers)
         # One thread at a time fails lost trials and asks for its next one, from the end of its
@@ -472,7 +440,9 @@ class OptunaSweeper(Sweeper):
                 raise
             if batches.stopping:
                 trial.study.stop()  # after this trial
-            return job_value(job)
+            if isinstance(value := outcome(job), Exception):
+                raise value
+            return value
 
         def retry_lost(study: optuna.Study, trial: FrozenTrial) -> None:
             asking.acquire()  # before the next trial (released when `optimize` returns)
@@ -508,11 +478,12 @@ class OptunaSweeper(Sweeper):
                     jobs = self.launcher.launch([job for job, _ in batch], self.job_idx)
                 except BrokenProcessPool as error:  # a worker died (joblib): retry its trials
                     log.error("A worker died, its batch's trials run again: %s", job_line(error))
-                    batches.lose(batch, job_line(error))
+                    for _, done in batch:  # their trials are lost
+                        done.set_exception(JobLost(f"its worker process died: {job_line(error)}"))
                     continue
                 finally:
                     self.job_idx += len(batch)
-                failures = [failed for job in jobs if (failed := failure(job)) is not None]
+                failures = [out for job in jobs if isinstance(out := outcome(job), JobFailed)]
                 if len(failures) / len(jobs) > self.max_failure_rate:
                     batches.stopping = True
                     stopped = SweepStopped(
@@ -521,7 +492,8 @@ class OptunaSweeper(Sweeper):
                         f" first: {failures[0]}"
                     )
                     log.error("%s", stopped)
-                batches.answer(batch, jobs)
+                for (_, done), job in zip(batch, jobs, strict=True):
+                    done.set_result(job)
         except BaseException as error:  # the launcher failed, or Ctrl-C
             batches.close(error, batch)
             raise
@@ -540,6 +512,5 @@ class OptunaSweeper(Sweeper):
             return
         best = study.best_trial
         log.info("Best parameters: %s; best value: %s", best.params, best.value)
-        assert self.config is not None
         results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
         OmegaConf.save(results, Path(self.config.hydra.sweep.dir) / "optimization_results.yaml")
