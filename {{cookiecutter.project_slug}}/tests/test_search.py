@@ -96,7 +96,7 @@ def test_every_sampler_option_builds(name: str) -> None:
     assert isinstance(sampler, optuna.samplers.BaseSampler)
     # The grid's points are the search space's 3 x 2 combinations: no more trials than those.
     assert n_trials == (6 if name == "grid" else 20)
-    assert sweeper.direction == optuna.study.StudyDirection.MINIMIZE
+    assert sweeper.study_direction == optuna.study.StudyDirection.MINIMIZE
 
 
 def test_the_search_settings_are_checked_before_any_trial() -> None:
@@ -106,7 +106,7 @@ def test_the_search_settings_are_checked_before_any_trial() -> None:
         build_sweeper(search_config("hydra.sweeper.n_trials=0"))
     with pytest.raises(ConfigError, match="max_failure_rate=1.5: use a share from 0.0 to 1.0"):
         build_sweeper(search_config("hydra.sweeper.max_failure_rate=1.5"))
-    maximize = build_sweeper(search_config("monitor.mode=max")).direction
+    maximize = build_sweeper(search_config("monitor.mode=max")).study_direction
     assert maximize == optuna.study.StudyDirection.MAXIMIZE
 
 

@@ -266,7 +266,7 @@ class OptunaSweeper(Sweeper):
     (conf/hydra/sweeper/optuna.yaml); `sampler` is a config, built from optuna.samplers."""
 
     sampler: DictConfig
-    direction: str | StudyDirection  # min or max (minimize, maximize): a StudyDirection once built
+    direction: str  # min or max (minimize, maximize)
     n_trials: int
     n_jobs: int = 1
     study_name: str | None = None
@@ -280,7 +280,7 @@ class OptunaSweeper(Sweeper):
     launcher: Launcher = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if str(self.direction) not in DIRECTIONS:
+        if self.direction not in DIRECTIONS:
             raise ConfigError(f"hydra.sweeper.direction={self.direction}: use min or max")
         for key, value, low in (
             ("n_trials", self.n_trials, 1),
@@ -296,7 +296,7 @@ class OptunaSweeper(Sweeper):
                 f"hydra.sweeper.max_failure_rate={self.max_failure_rate}:"
                 " use a share from 0.0 to 1.0"
             )
-        self.direction = DIRECTIONS[str(self.direction)]
+        self.study_direction = DIRECTIONS[self.direction]
         self.retry = retries(self.max_retry)
         self.lost: set[int] = set()  # numbers of the trials whose worker died in this sweep
         self.job_idx = 0  # the number of the next job: its folder's name starts with it
@@ -310,7 +310,6 @@ class OptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
-        assert isinstance(self.direction, StudyDirection)  # made one by __post_init__
         params = [f"{key!s}={value}" for key, value in (self.params or {}).items()]
         space, fixed = search_space([*params, *arguments])
         sampler, n_trials = self.build_sampler(space)
@@ -319,7 +318,7 @@ class OptunaSweeper(Sweeper):
             storage=storage,
             sampler=sampler,
             study_name=self.study_name,
-            direction=self.direction,
+            direction=self.study_direction,
             load_if_exists=True,
         )
         with warnings.catch_warnings():  # experimental since optuna 3.2, unchanged since
