@@ -16,9 +16,8 @@ from pathlib import Path
 import optuna
 import pytest
 import sqlalchemy
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
-
-from {{ cookiecutter.package_name }}.search.sweeper import retried
 
 from .conftest import PROJECT_ROOT, QUICK
 from .test_search_runs import load_study, overrides_of, sweep_dir, trial_dirs
@@ -30,6 +29,7 @@ SEARCH = ("hparams_search=regression_optuna", *QUICK, "callbacks=model_checkpoin
 SEARCH += ("trainer.max_epochs=2", "test=false", "hydra.sweeper.heartbeat_interval=1")
 SEARCH += ("hydra.sweeper.grace_period=2", "hydra.sweeper.max_retry=5")
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+retried = RetryHeartbeatStaleTrialCallback.retry_history  # the lost trials a trial runs again
 PID = re.compile(r"Trial runs in process (\d+)")  # each job's first line in its train.log
 
 

@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from {{ cookiecutter.package_name }}.search.summary import main, write_summary
-from {{ cookiecutter.package_name }}.search.sweeper import redacted, retries
+from {{ cookiecutter.package_name }}.search.sweeper import redacted
 
 
 def run_trials(study: optuna.Study, *xs: float) -> None:
@@ -91,7 +91,7 @@ def test_each_retry_shows_beside_the_lost_trial_it_replaces(tmp_path: Path) -> N
     lost = study.ask({"x": optuna.distributions.FloatDistribution(-4.0, 4.0)})
     study.tell(lost, state=optuna.trial.TrialState.FAIL)  # as the heartbeat fails it
     for _ in range(2):  # the retry is lost in turn, then runs
-        retries(max_retry=3)(study, study.trials[-1])
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)(study, study.trials[-1])
         if len(study.trials) < 3:
             study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
     study.optimize(quadratic, n_trials=1)

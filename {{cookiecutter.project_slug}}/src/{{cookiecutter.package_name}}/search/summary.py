@@ -9,7 +9,6 @@ hand, for instance while a long search runs elsewhere:
 """
 
 import argparse
-import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +19,7 @@ matplotlib.use("Agg")  # files only, no display needed (clusters, CI)
 import matplotlib.pyplot as plt  # noqa: E402
 import optuna  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
+from optuna.storages import RetryHeartbeatStaleTrialCallback  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 from optuna.visualization.matplotlib import (  # noqa: E402
     plot_intermediate_values,
@@ -28,7 +28,7 @@ from optuna.visualization.matplotlib import (  # noqa: E402
 
 from ..multirun import common_overrides, failed_jobs, job_records, jobs_markdown  # noqa: E402
 from ..runs import atomic_open, write_atomically  # noqa: E402
-from .sweeper import redacted, retried  # noqa: E402
+from .sweeper import redacted  # noqa: E402 (also quiets Optuna's experimental warnings)
 
 
 def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "value") -> Path:
@@ -40,22 +40,50 @@ def write_summary(storage: str, study_name: str, out_dir: Path, metric: str = "v
     texts; the study does not record it.
     """
     study = optuna.load_study(study_name=study_name, storage=storage)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trials = study.trials_dataframe(attrs=("number", "state", "value", "params", "duration"))
-    write_atomically(out_dir / "trials.csv", trials.to_csv(index=False))
-    with warnings.catch_warnings():  # Optuna calls its matplotlib plots experimental
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            plot = plot_optimization_history(study, target_name=metric)
-            _save_plot(plot, out_dir / "optimization_history.png")
-        if any(trial.intermediate_values for trial in study.trials):
-            _save_plot(plot_intermediate_values(study), out_dir / "intermediate_values.png")
-    summary = out_dir / "summary.md"
+    table = study.trials_dataframe(attrs=("number", "state", "value", "params", "duration"))
+    write_atomically(out_dir / "trials.csv", table.to_csv(index=False))
+    trials = study.trials
+    states = Counter(trial.state.name for trial in trials)
+    counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+    lines = [
+        f"# Sweep `{study.study_name}`",
+        "",
+        f"Storage: `{redacted(storage)}`; {study.direction.name.lower()} `{metric}`;"
+        f" trials: {len(trials)} ({counts})",
+        "",
+    ]
+    if states[TrialState.COMPLETE.name]:
+        best = study.best_trial
+        plot = plot_optimization_history(study, target_name=metric)
+        _save_plot(plot, out_dir / "optimization_history.png")
+        lines += [f"Best trial: #{best.number}, {metric} = {best.value:.6g}", ""]
+        lines += [f"- `{name}={value}`" for name, value in best.params.items()]
+        lines += ["", "![optimisation history](optimization_history.png)", ""]
+    else:
+        lines += ["No trial completed.", ""]
+    if reported := any(trial.intermediate_values for trial in trials):
+        _save_plot(plot_intermediate_values(study), out_dir / "intermediate_values.png")
+        lines += ["![each trial per epoch](intermediate_values.png)", ""]
+        if states[TrialState.PRUNED.name]:
+            lines += [f"A PRUNED trial's {metric} is the last one it reported.", ""]
+    names = sorted({name for trial in trials for name in trial.params})
+    retries = _retries(trials)
+    columns = ["trial", "state", metric, *names, *(["epochs"] if reported else []), "seconds"]
+    columns += ["retry"] if retries else []
+    lines += ["| " + " | ".join(columns) + " |", "| " + " | ".join(["---"] * len(columns)) + " |"]
+    for trial in trials:
+        seconds = trial.duration.total_seconds() if trial.duration else None
+        values = [trial.value, *(trial.params.get(name) for name in names)]
+        cells = [str(trial.number), trial.state.name, *map(_number, values)]
+        cells += [str(len(trial.intermediate_values))] if reported else []
+        cells.append(_number(seconds, ".1f"))
+        cells += [retries.get(trial.number, "")] if retries else []
+        lines.append("| " + " | ".join(cells) + " |")
     jobs = job_records(out_dir)  # each trial's folder holds its job.json
-    failed = failed_jobs(jobs)
-    table = jobs_markdown(failed, metric, common_overrides(jobs))
-    failures = ["", "## Failed trials", "", *table, ""] if failed else []
-    write_atomically(summary, _markdown(study, storage, metric) + "\n".join(failures))
+    if failed := failed_jobs(jobs):
+        table = jobs_markdown(failed, metric, common_overrides(jobs))
+        lines += ["", "## Failed trials", "", *table]
+    write_atomically(summary := out_dir / "summary.md", "\n".join(lines) + "\n")
     return summary
 
 
@@ -67,50 +95,12 @@ def _save_plot(axes: Axes, path: Path) -> None:
     plt.close(figure)
 
 
-def _markdown(study: optuna.Study, storage: str, metric: str) -> str:
-    direction = study.direction.name.lower()
-    states = Counter(trial.state.name for trial in study.trials)
-    counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
-    lines = [
-        f"# Sweep `{study.study_name}`",
-        "",
-        f"Storage: `{redacted(storage)}`; {direction} `{metric}`;"
-        f" trials: {len(study.trials)} ({counts})",
-        "",
-    ]
-    if any(t.state == TrialState.COMPLETE for t in study.trials):
-        best = study.best_trial
-        lines += [f"Best trial: #{best.number}, {metric} = {best.value:.6g}", ""]
-        lines += [f"- `{name}={value}`" for name, value in best.params.items()]
-        lines += ["", "![optimisation history](optimization_history.png)", ""]
-    else:
-        lines += ["No trial completed.", ""]
-    reported = any(trial.intermediate_values for trial in study.trials)
-    if reported:
-        lines += ["![each trial per epoch](intermediate_values.png)", ""]
-        if any(trial.state == TrialState.PRUNED for trial in study.trials):
-            lines += [f"A PRUNED trial's {metric} is the last one it reported.", ""]
-    names = sorted({name for trial in study.trials for name in trial.params})
-    retries = _retries(study)
-    columns = ["trial", "state", metric, *names, *(["epochs"] if reported else []), "seconds"]
-    columns += ["retry"] if retries else []
-    lines += ["| " + " | ".join(columns) + " |", "| " + " | ".join(["---"] * len(columns)) + " |"]
-    for trial in study.trials:
-        seconds = trial.duration.total_seconds() if trial.duration else None
-        cells = [str(trial.number), trial.state.name, _number(trial.value)]
-        cells += [_number(trial.params.get(name)) for name in names]
-        cells += [str(len(trial.intermediate_values))] if reported else []
-        cells.append(_number(seconds, ".1f"))
-        cells += [retries.get(trial.number, "")] if retries else []
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _retries(study: optuna.Study) -> dict[int, str]:
+def _retries(trials: list[optuna.trial.FrozenTrial]) -> dict[int, str]:
     """What the retry column says of each lost trial and of each trial that runs one again."""
     notes: dict[int, list[str]] = {}
-    for trial in study.trials:
-        if lost := retried(trial):  # the trials it runs again, the one it replaces last
+    for trial in trials:
+        # The trials it runs again, the one it replaces last.
+        if lost := RetryHeartbeatStaleTrialCallback.retry_history(trial):
             notes.setdefault(lost[-1], []).append(f"retried as #{trial.number}")
             notes.setdefault(trial.number, []).insert(0, f"retry of #{lost[-1]}")
     return {number: ", ".join(note) for number, note in notes.items()}

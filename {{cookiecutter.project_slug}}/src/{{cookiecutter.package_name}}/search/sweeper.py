@@ -33,10 +33,9 @@ import logging
 import math
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,6 +67,9 @@ from ..errors import ConfigError, ProjectError
 from ..multirun import job_line, job_records
 
 log = logging.getLogger(__name__)
+# Optuna calls heartbeats, their retries, metric names and its matplotlib plots experimental;
+# they have stayed as they are for years, and the warning asks nothing of a sweep.
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 MINIMIZE, MAXIMIZE = StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE
 DIRECTIONS = {"min": MINIMIZE, "max": MAXIMIZE, "minimize": MINIMIZE, "maximize": MAXIMIZE}
@@ -96,36 +98,9 @@ def one_line(record: logging.LogRecord) -> bool:
     return True
 
 
-@contextmanager
-def failed_jobs_in_one_line() -> Iterator[None]:
-    """`one_line` on the handlers of Optuna's logger (its own, unless configured otherwise)."""
-    handlers = list(logging.getLogger("optuna").handlers)
-    for handler in handlers:
-        handler.addFilter(one_line)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(one_line)
-
-
 def redacted(url: str) -> str:
     """A database URL as logs and summaries show it: its password as ***."""
     return make_url(url).render_as_string(hide_password=True)
-
-
-def retries(max_retry: int) -> RetryHeartbeatStaleTrialCallback:
-    """Optuna's callback that queues a lost trial again with its parameters."""
-    with warnings.catch_warnings():  # experimental since Optuna 2.8, nothing to act on
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RetryHeartbeatStaleTrialCallback(max_retry)
-
-
-def retried(trial: FrozenTrial) -> list[int]:
-    """The lost trials this one runs again, the first first; [] for a trial of its own."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RetryHeartbeatStaleTrialCallback.retry_history(trial)
 
 
 def distribution(override: Override) -> BaseDistribution:
@@ -143,14 +118,12 @@ def distribution(override: Override) -> BaseDistribution:
         if isinstance(sweep.start, int) and isinstance(sweep.end, int):  # as Hydra's plugin
             return IntDistribution(sweep.start, sweep.end, log=log)
         return FloatDistribution(float(sweep.start), float(sweep.end), log=log)
-    if isinstance(sweep, RangeSweep) and not sweep.shuffle:
-        bounds = (sweep.start, sweep.stop, sweep.step)
-        if all(isinstance(b, int) for b in bounds) and (ints := range(*bounds)):  # type: ignore[arg-type]
-            low, high = sorted((ints[0], ints[-1]))
-            return IntDistribution(low, high, step=abs(ints.step))
     values: list[Any] = list(override.sweep_iterator(transformer=Transformer.encode))
     if not values:
         raise ConfigError(f"{override.input_line} has no value to search")
+    ints = all(isinstance(value, int) for value in values)
+    if ints and isinstance(sweep, RangeSweep) and isinstance(sweep.step, int) and not sweep.shuffle:
+        return IntDistribution(min(values), max(values), step=abs(sweep.step))
     return CategoricalDistribution(values)
 
 
@@ -297,7 +270,7 @@ class OptunaSweeper(Sweeper):
                 " use a share from 0.0 to 1.0"
             )
         self.study_direction = DIRECTIONS[self.direction]
-        self.retry = retries(self.max_retry)
+        self.retry = RetryHeartbeatStaleTrialCallback(self.max_retry)  # queues a lost trial again
         self.lost: set[int] = set()  # numbers of the trials whose worker died in this sweep
         self.job_idx = 0  # the number of the next job: its folder's name starts with it
 
@@ -321,18 +294,17 @@ class OptunaSweeper(Sweeper):
             direction=self.study_direction,
             load_if_exists=True,
         )
-        with warnings.catch_warnings():  # experimental since optuna 3.2, unchanged since
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if metric := OmegaConf.select(self.config, "monitor.metric"):  # dashboard's label
-                study.set_metric_names([metric])
+        if metric := OmegaConf.select(self.config, "monitor.metric"):  # the dashboard's label
+            study.set_metric_names([metric])
         where = redacted(self.storage) if self.storage else "memory"
         log.info("Study %s in %s, %d trials before", study.study_name, where, len(study.trials))
         log.info(
             "%d trials, %d at a time, sampler %s", n_trials, self.n_jobs, type(sampler).__name__
         )
         self.fail_unstarted(study)
-        with failed_jobs_in_one_line():
-            self._run(study, storage, n_trials, space, fixed)
+        for handler in logging.getLogger("optuna").handlers:  # its own, unless configured
+            handler.addFilter(one_line)
+        self._run(study, storage, n_trials, space, fixed)
         self._save_best(study)
 
     def open_storage(self) -> optuna.storages.BaseStorage:
@@ -356,12 +328,10 @@ class OptunaSweeper(Sweeper):
             grace_period=self.grace_period,
             heartbeat_stale_trial_callback=self.retry,
         )
-        with warnings.catch_warnings():  # heartbeats are experimental: nothing to act on
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            try:
-                return storage()
-            except DBAPIError:  # another sweep made the study's tables at the same moment:
-                return storage()  # they are there now (any other error is raised again)
+        try:
+            return storage()
+        except DBAPIError:  # another sweep made the study's tables at the same moment:
+            return storage()  # they are there now (any other error is raised again)
 
     def fail_unstarted(self, study: optuna.Study) -> None:
         """Fails and retries each trial whose sweep died after asking for it and before its
@@ -381,15 +351,15 @@ class OptunaSweeper(Sweeper):
     def resume_from(self, trial: optuna.Trial) -> list[str]:
         """`ckpt_path=<last.ckpt>` for a retry whose lost trial left one in its folder (a
         retry of a retry continued checkpointing there too), else nothing."""
-        lost = retried(trial.study.get_trials(deepcopy=False)[trial.number])  # listed by number
+        frozen = trial.study.get_trials(deepcopy=False)[trial.number]  # listed by number
+        lost = RetryHeartbeatStaleTrialCallback.retry_history(frozen)  # the first first
         sweep_dir = Path(self.config.hydra.sweep.dir)
-        folders = {tuple(r["overrides"]): r["folder"] for r in job_records(sweep_dir)}
+        folders = {o: r["folder"] for r in job_records(sweep_dir) for o in r["overrides"]}
         for number in reversed(lost):
-            for overrides, folder in folders.items():
-                last = sweep_dir / folder / "checkpoints" / "last.ckpt"
-                if f"++trial={number}" in overrides and last.is_file():
-                    log.info("Trial %d resumes lost trial %d from %s", trial.number, number, last)
-                    return [f"ckpt_path={last.resolve()}"]
+            folder = folders.get(f"++trial={number}")
+            if folder and (last := sweep_dir / folder / "checkpoints" / "last.ckpt").is_file():
+                log.info("Trial %d resumes lost trial %d from %s", trial.number, number, last)
+                return [f"ckpt_path={last.resolve()}"]
         return []
 
     def build_sampler(
@@ -470,7 +440,6 @@ class OptunaSweeper(Sweeper):
         for thread in threads:
             thread.start()
         batch: Batch = []
-        stopped: SweepStopped | None = None
         try:
             while batch := batches.next():
                 try:
@@ -491,6 +460,7 @@ class OptunaSweeper(Sweeper):
                         f" first: {failures[0]}"
                     )
                     log.error("%s", stopped)
+                    batches.errors.append(stopped)  # raised once the threads are done
                 for (_, done), job in zip(batch, jobs, strict=True):
                     done.set_result(job)
         except BaseException as error:  # the launcher failed, or Ctrl-C
@@ -501,8 +471,6 @@ class OptunaSweeper(Sweeper):
                 thread.join()
         if batches.errors:
             raise batches.errors[0]
-        if stopped is not None:
-            raise stopped
 
     def _save_best(self, study: optuna.Study) -> None:
         """optimization_results.yaml in the sweep folder, as Hydra's Optuna sweeper writes it."""
