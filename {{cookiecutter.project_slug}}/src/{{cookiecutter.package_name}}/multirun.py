@@ -79,20 +79,16 @@ def run_trial(train: Callable[[], Mapping[str, float]], metric: str) -> float:
         raise
 
 
-def several_processes(trainer: DictConfig) -> bool:
-    """Whether the trainer runs more than one process (devices x nodes)."""
-    devices = trainer.devices  # one process for 1 or "auto"; more for 2, -1 (every one), "0,1"
-    one = len(devices) == 1 if OmegaConf.is_list(devices) else str(devices) in ("1", "auto")
-    return not one or int(trainer.get("num_nodes") or 1) > 1
-
-
 def check_multirun(config: DictConfig) -> None:
     """What would break every job of a multirun, found before the first one starts."""
-    trainer = config.trainer
+    trainer, devices = config.trainer, config.trainer.devices
+    # One process for devices 1 or "auto" on one node; more for 2, -1 (every one), "0,1".
+    one = len(devices) == 1 if OmegaConf.is_list(devices) else str(devices) in ("1", "auto")
+    several = not one or int(trainer.get("num_nodes") or 1) > 1
     launcher = str(OmegaConf.select(config, "hydra.launcher._target_", default=""))
     starts_itself = any(word in str(trainer.strategy) for word in SPAWNING)
     on_slurm = launcher.endswith(".SlurmLauncher")
-    if several_processes(trainer) and not starts_itself and not on_slurm:
+    if several and not starts_itself and not on_slurm:
         # Lightning starts the extra processes by running the command line again, and in a
         # multirun that command line is the whole sweep. On SLURM, srun starts every process;
         # ddp_spawn starts them from inside the job.
@@ -196,20 +192,6 @@ def jobs_markdown(records: list[dict[str, Any]], metric: str, common: list[str])
     return lines
 
 
-def write_jobs_summary(sweep_dir: Path, metric: str) -> Path:
-    """summary.md of a grid multirun: every job with its status and value or error line."""
-    records = job_records(sweep_dir)
-    common = common_overrides(records)
-    states = Counter(job["status"] for job in records)
-    counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
-    lines = [f"# Multirun `{sweep_dir.name}`", "", f"jobs: {len(records)} ({counts})", ""]
-    if common:
-        lines += ["Every job: " + " ".join(f"`{o}`" for o in common), ""]
-    path = sweep_dir / "summary.md"
-    write_atomically(path, "\n".join([*lines, *jobs_markdown(records, metric, common)]) + "\n")
-    return path
-
-
 def failed_jobs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The jobs that failed or never finished (a job stopped on purpose has not failed)."""
     return [job for job in records if job["status"] in ("FAILED", "UNFINISHED")]
@@ -271,6 +253,15 @@ class MultirunCallback(Callback):
             exit_with(f"{len(failed)} of {len(jobs)} jobs failed; see {summary}")
 
     def summarise(self, config: DictConfig, sweep_dir: Path, metric: str) -> Path:
-        """Writes the multirun's summary into `sweep_dir` and returns it: summary.md, the table
-        of jobs."""
-        return write_jobs_summary(sweep_dir, metric)
+        """Writes the multirun's summary into `sweep_dir` and returns it: summary.md, every job
+        with its status and value or error line."""
+        records = job_records(sweep_dir)
+        common = common_overrides(records)
+        states = Counter(job["status"] for job in records)
+        counts = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        lines = [f"# Multirun `{sweep_dir.name}`", "", f"jobs: {len(records)} ({counts})", ""]
+        if common:
+            lines += ["Every job: " + " ".join(f"`{o}`" for o in common), ""]
+        lines += jobs_markdown(records, metric, common)
+        write_atomically(path := sweep_dir / "summary.md", "\n".join(lines) + "\n")
+        return path

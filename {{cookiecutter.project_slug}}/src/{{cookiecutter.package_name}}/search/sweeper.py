@@ -34,7 +34,7 @@ import math
 import threading
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -195,7 +195,6 @@ class Batches:
         self.waiting: Batch = []
         self.stopping = False  # set before the answers: each thread stops after this trial
         self.closed = False  # the sweep is over: a trial handed in now is not run
-        self.errors: list[BaseException] = []  # what ended a thread, other than its trials
 
     def run(self, overrides: list[str]) -> JobReturn:
         """In a trial thread: the job of these overrides, once its batch has run."""
@@ -207,12 +206,10 @@ class Batches:
             self.changed.notify_all()
         return done.result()
 
-    def leave(self, error: BaseException | None = None) -> None:
-        """In a trial thread whose `optimize` returned (or raised `error`)."""
+    def leave(self) -> None:
+        """In a trial thread whose `optimize` returned or raised."""
         with self.changed:
             self.running -= 1
-            if error is not None:
-                self.errors.append(error)
             self.changed.notify_all()
 
     def next(self) -> Batch:
@@ -304,7 +301,7 @@ class OptunaSweeper(Sweeper):
         self.fail_unstarted(study)
         for handler in logging.getLogger("optuna").handlers:  # its own, unless configured
             handler.addFilter(one_line)
-        self._run(study, storage, n_trials, space, fixed)
+        self._run(study, n_trials, space, fixed)
         self._save_best(study)
 
     def open_storage(self) -> optuna.storages.BaseStorage:
@@ -378,7 +375,6 @@ class OptunaSweeper(Sweeper):
     def _run(
         self,
         study: optuna.Study,
-        storage: optuna.storages.BaseStorage,
         n_trials: int,
         space: dict[str, BaseDistribution],
         fixed: list[str],
@@ -420,26 +416,19 @@ class OptunaSweeper(Sweeper):
                 self.retry(study, trial)
 
         def optimize(trials: int) -> None:
-            error = None
             holds.lock = asking.acquire()
             try:
-                # Each thread has a study of its own: `stop` ends that thread's loop only.
-                own = optuna.load_study(
-                    study_name=study.study_name, storage=storage, sampler=study.sampler
-                )
-                own.optimize(objective, trials, catch=(JobFailed,), callbacks=[retry_lost])
-            except BaseException as raised:
-                error = raised
+                study.optimize(objective, trials, catch=(JobFailed,), callbacks=[retry_lost])
             finally:
                 if holds.lock:
                     asking.release()
-                batches.leave(error)
+                batches.leave()
 
         shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
-        threads = [threading.Thread(target=optimize, args=(n,), daemon=True) for n in shares]
-        for thread in threads:
-            thread.start()
+        pool = ThreadPoolExecutor(workers)
+        threads = [pool.submit(optimize, share) for share in shares]
         batch: Batch = []
+        stopped: SweepStopped | None = None
         try:
             while batch := batches.next():
                 try:
@@ -460,17 +449,17 @@ class OptunaSweeper(Sweeper):
                         f" first: {failures[0]}"
                     )
                     log.error("%s", stopped)
-                    batches.errors.append(stopped)  # raised once the threads are done
                 for (_, done), job in zip(batch, jobs, strict=True):
                     done.set_result(job)
         except BaseException as error:  # the launcher failed, or Ctrl-C
             batches.close(error, batch)
             raise
         finally:
-            for thread in threads:
-                thread.join()
-        if batches.errors:
-            raise batches.errors[0]
+            pool.shutdown()  # waits for the threads
+        for thread in threads:
+            thread.result()  # raises what ended a thread other than its trials
+        if stopped is not None:
+            raise stopped
 
     def _save_best(self, study: optuna.Study) -> None:
         """optimization_results.yaml in the sweep folder, as Hydra's Optuna sweeper writes it."""

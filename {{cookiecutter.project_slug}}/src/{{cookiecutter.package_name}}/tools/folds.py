@@ -51,46 +51,32 @@ def summarise(group: Group) -> list[tuple[str, float, float | None, list[float]]
 
 
 def write_fold_summary(sweep_dir: Path) -> Path | None:
-    """Writes folds.md and folds.csv into `sweep_dir` and prints the table; None without folds."""
-    groups = fold_results(sweep_dir)
-    if not groups:
+    """Writes folds.md and folds.csv into `sweep_dir` and prints folds.md; None without folds."""
+    if not (groups := fold_results(sweep_dir)):
         return None
     lines = [f"# Cross-validation: {sweep_dir.name}", ""]
     # csv writes None as an empty cell and a float as its repr, which reads back exactly.
     table: list[list[object]] = [["overrides", "metric", "mean", "std", "folds", "values"]]
     for others, group in groups.items():
         done = sorted(fold for fold, metrics in group.items() if metrics is not None)
-        failed = sorted(fold for fold, metrics in group.items() if metrics is None)
+        failed = sorted(set(group) - set(done))
         title = " ".join(others) or "all jobs"
         without = f"; without (failed or unfinished): {failed}" if failed else ""
-        lines += [f"## `{title}`", "", f"Folds with results: {done}{without}", ""]
+        lines += [f"## Cross-validation over {len(done)} folds: `{title}`", ""]
+        lines += [f"Folds with results: {done}{without}", ""]
         lines += ["| metric | mean | std | " + " | ".join(f"fold {f}" for f in done) + " |"]
         lines += ["| --- | --- | --- | " + " | ".join("---" for _ in done) + " |"]
-        rows = summarise(group)
-        for name, mean, spread, values in rows:
+        for name, mean, spread, values in summarise(group):
             shown = "" if spread is None else f"{spread:.6g}"
             cells = " | ".join(f"{v:.6g}" for v in values)
             lines.append(f"| {name} | {mean:.6g} | {shown} | {cells} |")
             table.append([title, name, mean, spread, len(values), " ".join(map(repr, values))])
         lines.append("")
-        print_summary(title, rows)
-    summary = sweep_dir / "folds.md"
-    summary.write_text("\n".join(lines))
+    print(text := "\n".join(lines))
+    (summary := sweep_dir / "folds.md").write_text(text)
     with (sweep_dir / "folds.csv").open("w", newline="") as file:
         csv.writer(file).writerows(table)
     return summary
-
-
-def print_summary(title: str, rows: list[tuple[str, float, float | None, list[float]]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"Cross-validation over {len(rows[0][3]) if rows else 0} folds: {title}")
-    for column in ("metric", "mean", "std"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    for name, mean, spread, _ in rows:
-        table.add_row(name, f"{mean:.6g}", "" if spread is None else f"{spread:.6g}")
-    Console().print(table)
 
 
 def main() -> None:
