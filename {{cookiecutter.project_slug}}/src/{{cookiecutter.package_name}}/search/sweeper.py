@@ -75,6 +75,7 @@ MINIMIZE, MAXIMIZE = StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE
 DIRECTIONS = {"min": MINIMIZE, "max": MAXIMIZE, "minimize": MINIMIZE, "maximize": MAXIMIZE}
 SAMPLERS = "optuna.samplers.*"  # what hydra.sweeper.sampler may build
 Batch = list[tuple[list[str], Future[JobReturn]]]  # each job's overrides, and its answer
+Space = dict[str, BaseDistribution]  # each parameter searched, and its values
 
 
 class JobFailed(Exception):
@@ -127,7 +128,7 @@ def distribution(override: Override) -> BaseDistribution:
     return CategoricalDistribution(values)
 
 
-def search_space(overrides: Sequence[str]) -> tuple[dict[str, BaseDistribution], list[str]]:
+def search_space(overrides: Sequence[str]) -> tuple[Space, list[str]]:
     """The parameters to search with their distributions, and the overrides every trial gets
     as they are (the command line's own: `trainer=cpu`, `~callbacks.early_stopping`).
 
@@ -142,7 +143,7 @@ def search_space(overrides: Sequence[str]) -> tuple[dict[str, BaseDistribution],
     return space, [str(o.input_line) for o in last.values() if not o.is_sweep_override()]
 
 
-def grid(space: dict[str, BaseDistribution]) -> dict[str, list[Any]]:
+def grid(space: Space) -> dict[str, list[Any]]:
     """Every value of each parameter: the grid sampler's points are their combinations."""
     points: dict[str, list[Any]] = {}
     for name, values in space.items():
@@ -283,9 +284,8 @@ class OptunaSweeper(Sweeper):
         params = [f"{key!s}={value}" for key, value in (self.params or {}).items()]
         space, fixed = search_space([*params, *arguments])
         sampler, n_trials = self.build_sampler(space)
-        storage = self.open_storage()
         study = optuna.create_study(
-            storage=storage,
+            storage=self.open_storage(),
             sampler=sampler,
             study_name=self.study_name,
             direction=self.study_direction,
@@ -359,9 +359,7 @@ class OptunaSweeper(Sweeper):
                 return [f"ckpt_path={last.resolve()}"]
         return []
 
-    def build_sampler(
-        self, space: dict[str, BaseDistribution]
-    ) -> tuple[optuna.samplers.BaseSampler, int]:
+    def build_sampler(self, space: Space) -> tuple[optuna.samplers.BaseSampler, int]:
         """hydra.sweeper.sampler, and how many trials to run with it: n_trials, or fewer when
         the grid sampler has fewer points."""
         with execution_whitelist(SAMPLERS):
@@ -372,13 +370,7 @@ class OptunaSweeper(Sweeper):
         size = math.prod(len(values) for values in points.values())
         return sampler(search_space=points), min(self.n_trials, size)
 
-    def _run(
-        self,
-        study: optuna.Study,
-        n_trials: int,
-        space: dict[str, BaseDistribution],
-        fixed: list[str],
-    ) -> None:
+    def _run(self, study: optuna.Study, n_trials: int, space: Space, fixed: list[str]) -> None:
         """`n_trials` trials, in batches of up to n_jobs: see the module's docstring."""
         workers = min(self.n_jobs, n_trials)
         batches = Batches(workers)
