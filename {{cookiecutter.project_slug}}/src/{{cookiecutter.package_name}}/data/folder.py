@@ -120,15 +120,10 @@ class ImageFolderDataModule(ImageDataModule):
         if self.in_memory:
             self.num_workers = 0  # batches come from memory: nothing for workers to decode
         else:  # the splits hold paths: read them as images
-            self.splits = {
-                name: self._files(split, augment=name == "train" and self.augment)
-                for name, split in self.splits.items()
-            }
-
-    def _files(self, split: ArrayDataset, augment: bool, skip: bool = True) -> ImageFiles:
-        bad_images = self.bad_images if skip else "stop"  # predictions must match their rows
-        read, transforms = self.reader(augment), (split.transform, split.target_transform)
-        return ImageFiles(split.features, split.targets, read, bad_images, *transforms)
+            for name, split in self.splits.items():
+                read = self.reader(augment=name == "train" and self.augment)
+                self.splits[name] = ImageFiles(split.features, split.targets, read, self.bad_images)
+            self._build_transforms()
 
     def fit(self, train_features: np.ndarray) -> dict[str, Any]:
         """Statistics of a seeded sample of the training files (or of the decoded images)."""
@@ -175,18 +170,10 @@ class ImageFolderDataModule(ImageDataModule):
         except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... per format
             raise DataError(reason(err)) from None
 
-    def inputs_dataloader(self, features: np.ndarray) -> DataLoader:
-        if features.dtype == np.uint8:  # images already decoded
-            return super().inputs_dataloader(features)
-        inputs = ArrayDataset(features, np.zeros(len(features)), self.eval_transform)
-        return self._loader(self._files(inputs, augment=False, skip=False), shuffle=False)
-
-    def split_dataloader(self, split: str) -> DataLoader:
-        if self.in_memory:
-            return super().split_dataloader(split)
-        plain = self._files(self.split(split), augment=False, skip=False)
-        plain.transform = self.eval_transform
-        return self._loader(plain, shuffle=False)
+    def _eval_loader(self, dataset: ArrayDataset) -> DataLoader:
+        if dataset.features.dtype != np.uint8:  # paths: read every file (predictions match rows)
+            dataset = ImageFiles(dataset.features, dataset.targets, self.reader(augment=False))
+        return super()._eval_loader(dataset)
 
 
 def read_all(files: ImageFiles) -> tuple[np.ndarray, np.ndarray]:
