@@ -81,10 +81,7 @@ class ImageDataModule(ArrayDataModule):
         after this data's normalisation."""
         if not self.augment:
             return None
-        if "mean" in self.fitted:
-            black = -self.fitted["mean"] / self.fitted["std"]
-        else:
-            black = torch.zeros(self.sample_shape[0] if self.sample_shape else 1)
+        black = -self.fitted["mean"] / self.fitted["std"] if "mean" in self.fitted else [0.0]
         return BatchRandomAffine(self.rotation, self.translate, fill=black)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
