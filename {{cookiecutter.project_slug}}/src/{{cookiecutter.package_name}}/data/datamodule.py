@@ -166,21 +166,18 @@ class ArrayDataModule(L.LightningDataModule):
         replace any computed from the data loaded here, so evaluation and prediction transform
         samples exactly as training did. Called by Lightning after `setup()`, or by hand instead
         of it, before `read_inputs()`."""
-        if self.splits:
-            self._check_classes(list(state_dict["classes"]))
-        self.classes = list(state_dict["classes"])
-        self.fitted = dict(state_dict["fitted"])
-        self.sample_shape = tuple(int(n) for n in state_dict["sample_shape"])
-        self.sample_dtype = np.dtype(state_dict["sample_dtype"])
-        self._build_transforms()
-
-    def _check_classes(self, trained: list[str]) -> None:
-        if self.task == "classification" and trained != self.classes:
+        trained = list(state_dict["classes"])
+        if self.splits and trained != self.classes:  # setup() came first: the data's classes
             raise DataError(
                 f"the data's classes {self.classes} are not the checkpoint's {trained}: the"
                 " model's outputs would be read as the wrong classes; use the data it was"
                 " trained on, or classes of the same names"
             )
+        self.classes = trained
+        self.fitted = dict(state_dict["fitted"])
+        self.sample_shape = tuple(int(n) for n in state_dict["sample_shape"])
+        self.sample_dtype = np.dtype(state_dict["sample_dtype"])
+        self._build_transforms()
 
     def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
         """New samples to predict, as stored samples (before the transforms), with one
