@@ -191,7 +191,7 @@ class ArrayDataModule(L.LightningDataModule):
     def inputs_dataloader(self, features: np.ndarray) -> DataLoader:
         """Batches of `read_inputs()` samples, in order, transformed as evaluation samples are.
         Zeros stand in for the targets there are none of (`predict_step` ignores them)."""
-        return self._eval_loader(ArrayDataset(features, np.zeros(len(features))))
+        return self.eval_loader(ArrayDataset(features, np.zeros(len(features))))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -335,9 +335,9 @@ class ArrayDataModule(L.LightningDataModule):
         """The loader of any split, in dataset order, each sample read as the model is evaluated
         on it (no training augmentation): row i of the output is sample i."""
         dataset = self.split(split)
-        return self._eval_loader(ArrayDataset(dataset.features, dataset.targets, rows=dataset.rows))
+        return self.eval_loader(ArrayDataset(dataset.features, dataset.targets, rows=dataset.rows))
 
-    def _eval_loader(self, dataset: ArrayDataset) -> DataLoader:
+    def eval_loader(self, dataset: ArrayDataset) -> DataLoader:
         """`dataset` in order, with the evaluation transforms."""
         dataset.transform, dataset.target_transform = self.eval_transform, self.target_transform
         return self._loader(dataset, shuffle=False)

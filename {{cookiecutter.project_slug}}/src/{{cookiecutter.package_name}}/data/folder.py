@@ -291,10 +291,10 @@ class ImageFolderDataModule(ImageDataModule):
         except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ... per format
             raise DataError(reason(err)) from None
 
-    def _eval_loader(self, dataset: ArrayDataset) -> DataLoader:
+    def eval_loader(self, dataset: ArrayDataset) -> DataLoader:
         if dataset.features.dtype != np.uint8:  # paths: read every file (predictions match rows)
             dataset = ImageFiles(dataset.features, dataset.targets, self.reader(augment=False))
-        return super()._eval_loader(dataset)
+        return super().eval_loader(dataset)
 
 
 def read_all(files: ImageFiles) -> tuple[np.ndarray, np.ndarray]:
