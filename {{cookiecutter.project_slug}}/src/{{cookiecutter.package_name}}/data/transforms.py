@@ -60,8 +60,7 @@ class Standardize:
     def fit(cls, data: np.ndarray | Tensor) -> "Standardize":
         """Statistics over the first axis of (N, F) data."""
         data = torch.as_tensor(data, dtype=torch.float64)  # float64: exact sums over many rows
-        mean = data.mean(dim=0)
-        std = data.std(dim=0, correction=0)
+        std, mean = torch.std_mean(data, dim=0, correction=0)
         return cls(mean.float(), std.float())
 
     def __call__(self, sample: Tensor) -> Tensor:
