@@ -76,7 +76,6 @@ REMOVALS: list[tuple[bool, list[str]]] = [
         not IMAGES,
         [
             f"{PACKAGE}/data/folder.py",
-            f"{PACKAGE}/data/files.py",
             f"{PACKAGE}/data/mnist.py",
             f"{PACKAGE}/models/resnet.py",
             f"{PACKAGE}/callbacks/finetuning.py",

@@ -12,8 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from {{ cookiecutter.package_name }}.data.files import ReadImage
-from {{ cookiecutter.package_name }}.data.folder import ImageFolderDataModule
+from {{ cookiecutter.package_name }}.data.folder import ImageFolderDataModule, ReadImage
 from {{ cookiecutter.package_name }}.errors import DataError
 from {{ cookiecutter.package_name }}.training import train
 

@@ -1,6 +1,5 @@
 """What every in-memory DataModule shares: splits, training-only statistics and the DataLoaders."""
 
-import copy
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,14 +31,6 @@ def check_finite(what: str, values: np.ndarray) -> None:
             f"the {what} hold {bad.sum()} NaN or infinite value(s), the first in row {row},"
             f" column {column} ({value}); fill or drop them before training"
         )
-
-
-def model_selection() -> Any:
-    """scikit-learn's splitters, imported when a split needs them: a plain random split does
-    without their ~1 s import."""
-    from sklearn import model_selection
-
-    return model_selection
 
 
 class ArrayDataModule(L.LightningDataModule):
@@ -141,13 +132,9 @@ class ArrayDataModule(L.LightningDataModule):
         features, labels = loaded.pop("train")
         rows = self.split_rows(labels, given=loaded)
         arrays = loaded | {name: (features[r], labels[r]) for name, r in rows.items()}
-        from_checkpoint = list(self.classes) if self.sample_shape else None
         targets = self._encode_targets({name: y for name, (_, y) in arrays.items()})
-        if from_checkpoint is not None:  # load_state_dict() came first: keep what it gave
-            self._check_classes(from_checkpoint)
-        else:
-            self.fitted = self.fit(arrays["train"][0])
         features = arrays["train"][0]
+        self.fitted = self.fit(features)
         self.sample_shape, self.sample_dtype = tuple(features.shape[1:]), features.dtype
         self.splits = {name: ArrayDataset(arrays[name][0], targets[name]) for name in SPLITS}
         self._build_transforms()
@@ -177,23 +164,20 @@ class ArrayDataModule(L.LightningDataModule):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Takes a checkpoint's `state_dict()`: the training split's statistics and classes
         replace any computed from the data loaded here, so evaluation and prediction transform
-        samples exactly as training did. Called by Lightning after `setup()`, or by hand before
-        `read_inputs()` without loading any data."""
-        if self.splits:
-            self._check_classes(list(state_dict["classes"]))
-        self.classes = list(state_dict["classes"])
-        self.fitted = dict(state_dict["fitted"])
-        self.sample_shape = tuple(int(n) for n in state_dict["sample_shape"])
-        self.sample_dtype = np.dtype(state_dict["sample_dtype"])
-        self._build_transforms()
-
-    def _check_classes(self, trained: list[str]) -> None:
-        if self.task == "classification" and trained != self.classes:
+        samples exactly as training did. Called by Lightning after `setup()`, or by hand instead
+        of it, before `read_inputs()`."""
+        trained = list(state_dict["classes"])
+        if self.splits and trained != self.classes:  # setup() came first: the data's classes
             raise DataError(
                 f"the data's classes {self.classes} are not the checkpoint's {trained}: the"
                 " model's outputs would be read as the wrong classes; use the data it was"
                 " trained on, or classes of the same names"
             )
+        self.classes = trained
+        self.fitted = dict(state_dict["fitted"])
+        self.sample_shape = tuple(int(n) for n in state_dict["sample_shape"])
+        self.sample_dtype = np.dtype(state_dict["sample_dtype"])
+        self._build_transforms()
 
     def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
         """New samples to predict, as stored samples (before the transforms), with one
@@ -207,8 +191,7 @@ class ArrayDataModule(L.LightningDataModule):
     def inputs_dataloader(self, features: np.ndarray) -> DataLoader:
         """Batches of `read_inputs()` samples, in order, transformed as evaluation samples are.
         Zeros stand in for the targets there are none of (`predict_step` ignores them)."""
-        dataset = ArrayDataset(features, np.zeros(len(features)), self.eval_transform)
-        return self._loader(dataset, shuffle=False)
+        return self.eval_loader(ArrayDataset(features, np.zeros(len(features))))
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -223,8 +206,6 @@ class ArrayDataModule(L.LightningDataModule):
 
     def split(self, name: str) -> ArrayDataset:
         """The dataset of split `name` ("train", "val" or "test"), once setup() has run."""
-        if name not in SPLITS:
-            raise ValueError(f"split={name!r} is not a split; use one of: {', '.join(SPLITS)}")
         if not self.splits:
             raise RuntimeError("call setup() before reading a split or asking for a DataLoader")
         return self.splits[name]
@@ -271,11 +252,13 @@ class ArrayDataModule(L.LightningDataModule):
                     rows["train"], round(n * self.test_fraction), classes, groups
                 )
             if self.num_folds is not None:
+                from sklearn import model_selection  # here: a plain split does without its ~1 s
+
                 rest = rows["train"]
                 pick = [None if a is None else a[rest] for a in (classes, groups)]
                 kind = {(0, 0): "KFold", (1, 0): "StratifiedKFold", (0, 1): "GroupKFold"}
                 name = kind.get((classes is not None, groups is not None), "StratifiedGroupKFold")
-                splitter = getattr(model_selection(), name)(self.num_folds)
+                splitter = getattr(model_selection, name)(self.num_folds)
                 train, val = list(splitter.split(rest, *pick))[self.fold]
                 rows["train"], rows["val"] = rest[train], rest[val]
             elif "val" not in given:
@@ -308,38 +291,34 @@ class ArrayDataModule(L.LightningDataModule):
         """(rows kept, about `size` rows held out): whole groups, or each class's share (where
         each class has two samples and the split one per class), or the first `size` of `rows`
         (already shuffled)."""
-        if not size or (labels is None and groups is None):
-            return rows[size:], rows[:size]
-        if groups is not None:
-            splitter: Any = model_selection().GroupShuffleSplit(
-                1, test_size=size / len(rows), random_state=self.split_seed
-            )
-        else:
-            splitter = model_selection().StratifiedShuffleSplit(
-                1, test_size=size, random_state=self.split_seed
-            )
-        try:
-            kept, held = next(
-                splitter.split(rows, *(a if a is None else a[rows] for a in (labels, groups)))
-            )
-        except ValueError:  # too few samples of a class to stratify: a plain draw then
-            if groups is not None:
-                raise
-            return rows[size:], rows[:size]
-        return rows[kept], rows[held]
+        if size and groups is not None:
+            from sklearn.model_selection import GroupShuffleSplit
+
+            splitter = GroupShuffleSplit(test_size=size / len(rows), random_state=self.split_seed)
+            kept, held = next(splitter.split(rows, groups=groups[rows]))
+            return rows[kept], rows[held]
+        if size and labels is not None:
+            from sklearn.model_selection import train_test_split
+
+            try:
+                kept, held = train_test_split(
+                    rows, test_size=size, stratify=labels[rows], random_state=self.split_seed
+                )
+                return kept, held
+            except ValueError:  # too few samples of a class to stratify: a plain draw then
+                pass
+        return rows[size:], rows[:size]
 
     def _encode_targets(self, targets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Classification labels become class indices (kept in `classes`); regression targets
-        become float (N, O) arrays, what nn.Linear outputs."""
+        """Classification labels (numbers or names) become the indices of the sorted distinct
+        labels, `classes`; regression targets become float (N, O) arrays, what nn.Linear outputs."""
         if self.task != "classification":
             return {name: y.reshape(len(y), -1).astype(np.float32) for name, y in targets.items()}
         labels = np.concatenate([y.reshape(-1) for y in targets.values()])
-        if np.issubdtype(labels.dtype, np.integer):  # already indices: classes 0..max
-            self.classes = [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else []
-            return {name: y.reshape(-1).astype(np.int64) for name, y in targets.items()}
-        names = np.unique(labels.astype(str))  # sorted
-        self.classes = names.tolist()
-        return {k: np.searchsorted(names, y.reshape(-1).astype(str)) for k, y in targets.items()}
+        kind = labels.dtype if np.issubdtype(labels.dtype, np.integer) else str  # 2 before 10
+        names = np.unique(labels.astype(kind))  # sorted
+        self.classes = [str(name) for name in names]
+        return {k: np.searchsorted(names, y.reshape(-1).astype(kind)) for k, y in targets.items()}
 
     def train_dataloader(self) -> DataLoader:
         # Trainer(overfit_batches=k) wants the same k batches every epoch: no shuffling then.
@@ -355,9 +334,13 @@ class ArrayDataModule(L.LightningDataModule):
     def split_dataloader(self, split: str) -> DataLoader:
         """The loader of any split, in dataset order, each sample read as the model is evaluated
         on it (no training augmentation): row i of the output is sample i."""
-        plain = copy.copy(self.split(split))
-        plain.transform = self.eval_transform
-        return self._loader(plain, shuffle=False)
+        dataset = self.split(split)
+        return self.eval_loader(ArrayDataset(dataset.features, dataset.targets, rows=dataset.rows))
+
+    def eval_loader(self, dataset: ArrayDataset) -> DataLoader:
+        """`dataset` in order, with the evaluation transforms."""
+        dataset.transform, dataset.target_transform = self.eval_transform, self.target_transform
+        return self._loader(dataset, shuffle=False)
 
     def _loader(self, dataset: ArrayDataset, shuffle: bool) -> DataLoader:
         order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)

@@ -49,7 +49,8 @@ class ImageDataModule(ArrayDataModule):
         self.translate = translate
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std (one value per channel), or neither")
-        self.given_statistics = None if mean is None else (list(mean), list(std or []))
+        given = None if mean is None else {"mean": list(mean), "std": list(std or [])}
+        self.given_statistics = given  # e.g. ImageNet's, for pretrained weights
 
     def _to_float(self) -> list[Transform]:
         steps: list[Transform] = [ToTensor(torch.uint8), v2.ToDtype(torch.float32, scale=True)]
@@ -62,8 +63,7 @@ class ImageDataModule(ArrayDataModule):
         if not self.standardize:
             return {}
         if self.given_statistics is not None:
-            given_mean, given_std = self.given_statistics
-            return {"mean": torch.tensor(given_mean), "std": torch.tensor(given_std)}
+            return {name: torch.tensor(values) for name, values in self.given_statistics.items()}
         mean, std = channel_statistics(Compose(self._to_float()), train_features)
         return {"mean": mean, "std": std.clamp_min(1e-6)}
 
@@ -81,10 +81,7 @@ class ImageDataModule(ArrayDataModule):
         after this data's normalisation."""
         if not self.augment:
             return None
-        if "mean" in self.fitted:
-            black = -self.fitted["mean"] / self.fitted["std"]
-        else:
-            black = torch.zeros(self.sample_shape[0] if self.sample_shape else 1)
+        black = -self.fitted["mean"] / self.fitted["std"] if "mean" in self.fitted else [0.0]
         return BatchRandomAffine(self.rotation, self.translate, fill=black)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:

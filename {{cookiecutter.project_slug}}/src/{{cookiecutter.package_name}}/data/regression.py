@@ -18,11 +18,7 @@ class LinearProblem:
 
 
 def make_linear_regression(
-    num_samples: int,
-    num_features: int,
-    num_outputs: int = 1,
-    noise: float = 0.1,
-    seed: int = 0,
+    num_samples: int, num_features: int, num_outputs: int = 1, noise: float = 0.1, seed: int = 0
 ) -> LinearProblem:
     """Draws a linear problem; the same seed always gives the same arrays."""
     rng = np.random.default_rng(seed)

@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 
 import torch
-from torch import Tensor
 from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
 
 
@@ -19,23 +18,19 @@ class TensorBatchSampler(BatchSampler):
     """
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = self._order()
-        if order is None:
+        sampler = self.sampler
+        if type(sampler) is SequentialSampler:
+            order = torch.arange(len(sampler))
+        elif (
+            type(sampler) is RandomSampler
+            and not sampler.replacement
+            and sampler.num_samples == len(sampler.data_source)
+        ):
+            order = torch.randperm(sampler.num_samples, generator=sampler.generator)
+        else:
             yield from super().__iter__()
             return
         if self.drop_last:  # a last batch shorter than batch_size is left out
             order = order[: len(order) - len(order) % self.batch_size]
         # Index tensors index numpy arrays and tensors as lists do, without the Python loop.
         yield from order.split(self.batch_size)
-
-    def _order(self) -> Tensor | None:
-        sampler = self.sampler
-        if type(sampler) is SequentialSampler:
-            return torch.arange(len(sampler))
-        if (
-            type(sampler) is RandomSampler
-            and not sampler.replacement
-            and sampler.num_samples == len(sampler.data_source)
-        ):
-            return torch.randperm(sampler.num_samples, generator=sampler.generator)
-        return None

@@ -11,7 +11,7 @@ policy, fitted on the training split only and saved in the checkpoint:
 """
 
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +65,7 @@ class CSVDataModule(ArrayDataModule):
             return
         stored, targets, groups = self.read(self.path, training=True)
         rows = self.split_rows(targets, groups)
-        if not self.sample_shape:  # else load_state_dict() came first: keep what it gave
-            self.fitted = self.fit_rows(stored, rows["train"])
+        self.fitted = self.fit_rows(stored, rows["train"])
         self.sample_shape = stored.shape[1:]
         self.splits = {
             name: ArrayDataset(stored, targets[rows[name]], rows=rows[name]) for name in SPLITS
@@ -77,7 +76,7 @@ class CSVDataModule(ArrayDataModule):
         """(stored rows (N, F) float32, memory-mapped; targets; group codes or None). A text
         column is stored as codes (`self.codes`, -1: missing), the targets as values (N, 1) or
         class indices (N,)."""
-        table = open_table(path)
+        table = open_table(path, "data.path" if training else "input")
         if training:
             self._take_columns(table.schema)
         else:
@@ -89,18 +88,23 @@ class CSVDataModule(ArrayDataModule):
         targets, groups, count = [], [], 0
         labels: dict[str, int] = {}
         group_codes: dict[str, int] = {}
-        for batch in batches(table, columns, path):
-            self.encode(batch, path, count).tofile(stored)
-            count += batch.num_rows
-            if not training:
-                continue
-            target = batch.column(self.target_column)
-            if self.task == "classification":
-                targets.append(text_codes(target, labels))
-            else:
-                targets.append(numbers(target, self.target_column, path).astype(np.float32))
-            if self.group_column:
-                groups.append(text_codes(batch.column(self.group_column), group_codes))
+        # Decoded on pyarrow's threads, two batches ahead (not its default 16): memory holds a
+        # few batches whatever the file's size.
+        try:
+            for batch in table.to_batches(columns=columns, batch_readahead=2):
+                self.encode(batch, path, count).tofile(stored)
+                count += batch.num_rows
+                if not training:
+                    continue
+                target = batch.column(self.target_column)
+                if self.task == "classification":
+                    targets.append(text_codes(target, labels))
+                else:
+                    targets.append(numbers(target, self.target_column, path).astype(np.float32))
+                if self.group_column:
+                    groups.append(text_codes(batch.column(self.group_column), group_codes))
+        except pa.ArrowInvalid as err:  # a ragged row further on, text in a column of numbers
+            raise arrow_error(path, err) from None
         stored.flush()
         if not count:
             raise DataError(f"{path} holds a header but no rows; give a table with data rows")
@@ -139,10 +143,7 @@ class CSVDataModule(ArrayDataModule):
             )
         if self.task != "classification":
             return values.reshape(-1, 1)
-        trained = self.classes if self.sample_shape else None
         self.classes = sorted(labels)
-        if trained is not None:  # load_state_dict() came first
-            self._check_classes(trained)
         rank = np.empty(len(labels), np.int64)
         rank[[labels[name] for name in self.classes]] = np.arange(len(labels))
         return rank[values]
@@ -159,10 +160,7 @@ class CSVDataModule(ArrayDataModule):
                 f"{self.path} has no column {', '.join(map(repr, missing))}; its columns are"
                 f" {names} (set data.target_column, data.feature_columns, data.group_column)"
             )
-        if self.features:  # load_state_dict() came first
-            self._check_features(features, self.features)
-        else:
-            self.categories = {c: [] for c in features if not is_number(schema.field(c).type)}
+        self.categories = {c: [] for c in features if not is_number(schema.field(c).type)}
         self.columns, self.features = names, features
 
     def fit_rows(self, stored: np.ndarray, train: np.ndarray) -> dict[str, Any]:
@@ -221,18 +219,14 @@ class CSVDataModule(ArrayDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         trained = list(state_dict["features"])
-        if self.features:  # setup() came first
-            self._check_features(self.features, trained)
+        if self.features and self.features != trained:  # setup() came first
+            raise DataError(
+                f"{self.path}'s feature columns {self.features} are not the checkpoint's"
+                f" {trained}; give a table with the columns the model was trained on"
+            )
         self.columns, self.features = list(state_dict["columns"]), trained
         self.categories = {k: list(v) for k, v in state_dict.get("categories", {}).items()}
         super().load_state_dict(state_dict)
-
-    def _check_features(self, features: list[str], trained: list[str]) -> None:
-        if features != trained:
-            raise DataError(
-                f"{self.path}'s feature columns {features} are not the checkpoint's {trained};"
-                " give a table with the columns the model was trained on"
-            )
 
     def _check_input_columns(self, source: str, names: list[str]) -> None:
         missing = [c for c in self.features if c not in names]
@@ -250,10 +244,7 @@ class CSVDataModule(ArrayDataModule):
     def read_inputs(self, path: Path) -> tuple[list[str], np.ndarray]:
         """The rows of a table with the training table's feature columns (its target column may
         be there too, and is not read); identifiers are the row numbers, from 0."""
-        if not path.is_file():
-            raise DataError(f"input={path} does not exist; give a CSV or Parquet file of new rows")
         features, _, _ = self.read(path, training=False)
-        self._build_transforms()  # values first seen here: codes the lookups must know
         return [str(i) for i in range(len(features))], features
 
     def read_rows(self, rows: list[dict[str, Any]], source: str) -> np.ndarray:
@@ -289,10 +280,11 @@ class EncodeRows:
         return f"EncodeRows(numbers={len(self.numbers)}, text={len(self.lookups)})"
 
 
-def open_table(path: Path) -> ds.Dataset:
-    """The file as a pyarrow dataset: Parquet by its suffix, else CSV with a header row."""
+def open_table(path: Path, key: str) -> ds.Dataset:
+    """The file `key`=`path` as a pyarrow dataset: Parquet by its suffix, else CSV with a header
+    row."""
     if not path.is_file():
-        raise DataError(f"data.path={path} does not exist; point it at your CSV or Parquet file")
+        raise DataError(f"{key}={path} does not exist; give a CSV or Parquet file")
     # Pre-buffering would read all of a Parquet file's row groups at once.
     parquet = ds.ParquetFileFormat(
         default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False)
@@ -300,15 +292,6 @@ def open_table(path: Path) -> ds.Dataset:
     try:
         return ds.dataset(path, format=parquet if path.suffix == ".parquet" else "csv")
     except pa.ArrowInvalid as err:  # a ragged row in the first block, a file of another kind
-        raise arrow_error(path, err) from None
-
-
-def batches(table: ds.Dataset, columns: list[str], path: Path) -> Iterator[pa.RecordBatch]:
-    """`columns` of the table, batch by batch, decoded on pyarrow's threads; two batches read
-    ahead, not pyarrow's default 16, so memory holds a few batches whatever the file's size."""
-    try:
-        yield from table.to_batches(columns=columns, batch_readahead=2)
-    except pa.ArrowInvalid as err:  # a ragged row further on, text in a column of numbers
         raise arrow_error(path, err) from None
 
 

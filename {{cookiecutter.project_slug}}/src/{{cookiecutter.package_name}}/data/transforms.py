@@ -60,8 +60,7 @@ class Standardize:
     def fit(cls, data: np.ndarray | Tensor) -> "Standardize":
         """Statistics over the first axis of (N, F) data."""
         data = torch.as_tensor(data, dtype=torch.float64)  # float64: exact sums over many rows
-        mean = data.mean(dim=0)
-        std = data.std(dim=0, correction=0)
+        std, mean = torch.std_mean(data, dim=0, correction=0)
         return cls(mean.float(), std.float())
 
     def __call__(self, sample: Tensor) -> Tensor:
@@ -94,6 +93,7 @@ class PerSample:
         return torch.stack([self.transform(item) for item in sample])
 
 
+@dataclass
 class BatchRandomAffine:
     """Random rotation and shift of every image of a batch (N, C, H, W), each with its own draw.
 
@@ -110,12 +110,9 @@ class BatchRandomAffine:
     has after normalisation, and warping normalised images equals normalising warped ones.
     """
 
-    def __init__(
-        self, degrees: float, translate: float, fill: Sequence[float] | Tensor = (0.0,)
-    ) -> None:
-        self.degrees = degrees
-        self.translate = translate
-        self.fill = torch.as_tensor(fill, dtype=torch.float32).reshape(1, -1, 1, 1)
+    degrees: float
+    translate: float
+    fill: Sequence[float] | Tensor = (0.0,)
 
     def __call__(self, images: Tensor) -> Tensor:
         if images.ndim == 3:
@@ -135,21 +132,13 @@ class BatchRandomAffine:
         # coordinates running from -1 to 1 across the image: the inverse rotation, rescaled by
         # the aspect ratio off the diagonal (non-square images rotate without shearing), applied
         # after undoing the shift (a fraction t of a side is 2t in those units).
-        inverse = torch.stack(
-            [
-                torch.stack([cos, sin * height / width], dim=1),
-                torch.stack([-sin * width / height, cos], dim=1),
-            ],
-            dim=1,
-        )  # (N, 2, 2)
+        matrix = [cos, sin * height / width, -sin * width / height, cos]  # row by row
+        inverse = torch.stack(matrix, dim=1).reshape(-1, 2, 2)  # (N, 2, 2)
         shift = shifts * 2 / torch.tensor([width, height], device=shifts.device)
         offset = -(inverse @ shift.to(inverse.dtype)[:, :, None])  # (N, 2, 1)
         theta = torch.cat([inverse, offset], dim=2).to(images.dtype)  # (N, 2, 3)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-        fill = self.fill.to(images.device, images.dtype)
+        fill = torch.as_tensor(self.fill).to(images).reshape(-1, 1, 1)
         # grid_sample pads with zeros; shifting by `fill` first makes the padding `fill` instead.
         warped = F.grid_sample(images - fill, grid, mode="bilinear", align_corners=False)
         return warped + fill
-
-    def __repr__(self) -> str:
-        return f"BatchRandomAffine(degrees={self.degrees}, translate={self.translate})"
