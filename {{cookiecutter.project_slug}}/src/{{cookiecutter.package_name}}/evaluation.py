@@ -26,19 +26,18 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     cfg, trained, _ = from_checkpoint(cfg)
     ckpt_path = check_before_start(cfg, checkpoint_required=True)
     L.seed_everything(cfg.seed, workers=True)
-    built = build(cfg)
-    datamodule, model, trainer = built.datamodule, built.model, built.trainer
+    datamodule, model, trainer, record = build(cfg)
     log.info("Testing %s", ckpt_path)
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalars(trainer.callback_metrics)
-    built.record.log_results(trainer, metrics)
+    record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
         # The trained run's model card gets the results (a checkpoint from elsewhere: one here).
         run_dir = Path(trained).resolve().parent.parent
         if not (run_dir / MODEL_CARD).is_file():
             run_dir = output_dir
-        card = built.record.write_model_card(trainer, metrics, "eval.py", run_dir)
+        card = record.write_model_card(trainer, metrics, "eval.py", run_dir)
         log.info("Model card: %s", card)
         print_metrics(metrics, title="Test metrics")
     return metrics

@@ -44,8 +44,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     continue_tracker_runs(cfg, ckpt_path)
 
-    built = build(cfg, callbacks=True, compile=cfg.compile)
-    datamodule, model, trainer = built.datamodule, built.model, built.trainer
+    datamodule, model, trainer, record = build(cfg, callbacks=True, compile=cfg.compile)
     log.info(
         "Training on %d node(s) x %d device(s): world size %d",
         trainer.num_nodes,
@@ -82,10 +81,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         trainer.test(model, datamodule=datamodule, ckpt_path=best)
         metrics |= scalars(trainer.callback_metrics)
 
-    built.record.log_results(trainer, metrics)
+    record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
-        built.record.write_model_card(trainer, metrics, "train.py", output_dir)
+        record.write_model_card(trainer, metrics, "train.py", output_dir)
         print_metrics(metrics)
         from .tools.plots import plot_csv_log  # matplotlib, only once the results are saved
 
