@@ -14,16 +14,16 @@ from omegaconf import DictConfig
 
 from .callbacks import RunRecord
 from .config import instantiate
-
-KEY_NOTE = "full_key: "  # how Hydra names the config node whose `_target_` raised
+from .errors import KEY_NOTE
 
 
 def build(
     cfg: DictConfig, callbacks: bool = False, loggers: bool = True, **model_options: Any
 ) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer, RunRecord]:
-    """The data, model and trainer of `cfg`, the trainer with a `RunRecord` of the run in
-    cfg.paths.output_dir; `callbacks`: also the callbacks group (training), `loggers`: the
-    logger group (else none)."""
+    """The data, model and trainer of `cfg`, built after seeding every generator with cfg.seed,
+    the trainer with a `RunRecord` of the run in cfg.paths.output_dir; `callbacks`: also the
+    callbacks group (training), `loggers`: the logger group (else none)."""
+    L.seed_everything(cfg.seed, workers=True)
     datamodule = build_node("data", cfg.data)
     model = build_node("model", cfg.model, **model_options)
     # By config key: a resumed run's checkpoint names each tracker run so (`RunRecord`).

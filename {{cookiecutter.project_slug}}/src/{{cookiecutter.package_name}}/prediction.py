@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import lightning as L
 import torch
 from omegaconf import DictConfig
 
@@ -41,7 +40,6 @@ def predict(cfg: DictConfig) -> Path:
     output_dir = Path(cfg.paths.output_dir)
     cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
     check_before_start(cfg, checkpoint_required=True)
-    L.seed_everything(cfg.seed, workers=True)
     datamodule, model, trainer, _ = build(cfg, loggers=False)
     if not isinstance(datamodule, ArrayDataModule):
         target = cfg.data["_target_"]

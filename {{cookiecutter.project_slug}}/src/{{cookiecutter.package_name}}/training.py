@@ -18,7 +18,7 @@ from .build import build, scalars
 from .callbacks import last_checkpoint
 from .errors import TrainingDiverged
 from .loggers import end_runs
-from .runs import print_metrics, remove_partial_files, save_metrics
+from .runs import remove_partial_files, save_metrics
 from .runs.checkpoints import command_line_overrides, continue_tracker_runs, read_checkpoint
 from .runs.checks import check_before_start
 
@@ -41,16 +41,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
             output_dir / "checkpoints" / "last.ckpt",
         )
         return json.loads((output_dir / "metrics.json").read_text())
-    L.seed_everything(cfg.seed, workers=True)
     continue_tracker_runs(cfg, ckpt_path)
 
     datamodule, model, trainer, record = build(cfg, callbacks=True, compile=cfg.compile)
-    log.info(
-        "Training on %d node(s) x %d device(s): world size %d",
-        trainer.num_nodes,
-        trainer.num_devices,
-        trainer.world_size,
-    )
+    nodes, devices, world = trainer.num_nodes, trainer.num_devices, trainer.world_size
+    log.info("Training on %d node(s) x %d device(s): world size %d", nodes, devices, world)
     if ckpt_path:
         log.info("Resuming from %s", ckpt_path)
         continue_checkpoints(trainer, Path(ckpt_path))
@@ -85,7 +80,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
         record.write_model_card(trainer, metrics, "train.py", output_dir)
-        print_metrics(metrics)
         from .tools.plots import plot_csv_log  # matplotlib, only once the results are saved
 
         if plot := plot_csv_log(trainer.loggers, output_dir / "metrics.png"):
