@@ -72,7 +72,6 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]
     rename: a crash or a full disk midway leaves the previous file as it was (and removes the
     partial one). The same folder, because a rename is atomic only within one filesystem.
     """
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
