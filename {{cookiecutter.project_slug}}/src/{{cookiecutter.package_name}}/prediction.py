@@ -42,8 +42,7 @@ def predict(cfg: DictConfig) -> Path:
     check_before_start(cfg, checkpoint_required=True)
     datamodule, model, trainer, _ = build(cfg, loggers=False)
     if not isinstance(datamodule, ArrayDataModule):
-        target = cfg.data["_target_"]
-        raise ConfigError(f"predict.py reads splits of an ArrayDataModule, not {target}")
+        raise ConfigError(f"predict.py reads splits of an ArrayDataModule, not {cfg.data._target_}")
     cast(SupervisedModule, model).build(*trained_shapes(checkpoint, ckpt_path))
     if trainer.world_size > 1:  # each process would predict only its own shard
         raise ConfigError("predict.py runs in one process: use trainer=cpu or trainer=gpu")
