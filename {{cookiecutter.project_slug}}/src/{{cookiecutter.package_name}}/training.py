@@ -6,7 +6,6 @@ import math
 import shlex
 import sys
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -65,13 +64,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise
     metrics = scalars(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: the best one
-    check_finite_end(metrics, cfg.monitor.metric, trainer)
+    best = getattr(checkpoint, "best_model_path", "") or None  # None: test the final weights
+    # A monitored metric NaN or infinite at the end: the run diverged, whatever its loss did.
+    if not math.isfinite(value := metrics.get(cfg.monitor.metric, 0.0)):
+        raise TrainingDiverged(
+            f"{cfg.monitor.metric} is {value} at the end of training (epoch"
+            f" {trainer.current_epoch - 1}): the run diverged. Best checkpoint:"
+            f" {best or 'none saved'}. Start again with a lower model.optimizer.lr, or"
+            " trainer.gradient_clip_val=1.0"
+        )
     best_score = getattr(checkpoint, "best_model_score", None)
     if best_score is not None and (monitored := getattr(checkpoint, "monitor", None)):
         # The monitored value of the checkpoint that is kept and tested, beside the last epoch's.
         metrics.setdefault(f"{monitored}_best", float(best_score))
     if cfg.get("test"):
-        best = getattr(checkpoint, "best_model_path", "") or None  # None: test the final weights
         log.info("Testing %s", best or "the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best)
         metrics |= scalars(trainer.callback_metrics)
@@ -87,20 +93,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Run directory: %s", output_dir.resolve())
     end_runs(trainer.loggers)
     return metrics
-
-
-def check_finite_end(metrics: Mapping[str, float], monitored: str, trainer: L.Trainer) -> None:
-    """A run that ends with a NaN or infinite monitored metric diverged, whatever its loss did
-    on the way: it fails, and says where its best checkpoint is."""
-    value = metrics.get(monitored)
-    if value is None or math.isfinite(value):
-        return
-    best = getattr(trainer.checkpoint_callback, "best_model_path", "") or "none saved"
-    raise TrainingDiverged(
-        f"{monitored} is {value} at the end of training (epoch {trainer.current_epoch - 1}):"
-        f" the run diverged. Best checkpoint: {best}. Start again with a lower"
-        " model.optimizer.lr, or trainer.gradient_clip_val=1.0"
-    )
 
 
 def stop_interrupted(trainer: L.Trainer) -> NoReturn:
