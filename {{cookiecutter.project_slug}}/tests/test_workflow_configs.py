@@ -20,7 +20,7 @@ EXPERIMENTS = sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"
 
 
 def test_default_callbacks(make_config) -> None:
-    built = build_group("callbacks", make_config().callbacks)
+    built = [*build_group("callbacks", make_config().callbacks).values()]
     expected = [cb.ModelCheckpoint, cb.ModelCheckpoint, cb.EarlyStopping]
     expected += [OptionalLearningRateMonitor, cb.RichProgressBar, cb.RichModelSummary]
     expected += [StopOnNonFiniteLoss, CheckpointOnSigterm]

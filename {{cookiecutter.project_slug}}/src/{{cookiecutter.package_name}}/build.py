@@ -6,7 +6,6 @@ node's config key (Hydra notes it on the exception; the build adds the group's w
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +14,26 @@ from omegaconf import DictConfig
 
 from .callbacks import RunRecord
 from .config import instantiate
-
-KEY_NOTE = "full_key: "  # how Hydra names the config node whose `_target_` raised
-
-
-@dataclass
-class Built:
-    datamodule: L.LightningDataModule
-    model: L.LightningModule
-    trainer: L.Trainer
-    record: RunRecord
+from .errors import KEY_NOTE
 
 
 def build(
     cfg: DictConfig, callbacks: bool = False, loggers: bool = True, **model_options: Any
-) -> Built:
-    """The data, model and trainer of `cfg`, the trainer with a `RunRecord` of the run in
-    cfg.paths.output_dir; `callbacks`: also the callbacks group (training), `loggers`: the
-    logger group (else none)."""
+) -> tuple[L.LightningDataModule, L.LightningModule, L.Trainer, RunRecord]:
+    """The data, model and trainer of `cfg`, built after seeding every generator with cfg.seed,
+    the trainer with a `RunRecord` of the run in cfg.paths.output_dir; `callbacks`: also the
+    callbacks group (training), `loggers`: the logger group (else none)."""
+    L.seed_everything(cfg.seed, workers=True)
     datamodule = build_node("data", cfg.data)
     model = build_node("model", cfg.model, **model_options)
     # By config key: a resumed run's checkpoint names each tracker run so (`RunRecord`).
-    group = cfg.get("logger") if loggers else None
-    chosen = [key for key, node in (group or {}).items() if node and "_target_" in node]
-    run_loggers = dict(zip(chosen, build_group("logger", group), strict=True))
+    run_loggers = build_group("logger", cfg.get("logger")) if loggers else {}
     record = RunRecord(cfg, Path(cfg.paths.output_dir), run_loggers)
-    group = build_group("callbacks", cfg.get("callbacks")) if callbacks else []
+    group = [*build_group("callbacks", cfg.get("callbacks")).values()] if callbacks else []
     trainer = build_node(
         "trainer", cfg.trainer, callbacks=[*group, record], logger=[*run_loggers.values()] or False
     )
-    return Built(datamodule, model, trainer, record)
+    return datamodule, model, trainer, record
 
 
 def build_node(key: str, node: Any, **kwargs: Any) -> Any:
@@ -59,13 +48,14 @@ def build_node(key: str, node: Any, **kwargs: Any) -> Any:
         raise
 
 
-def build_group(key: str, group: Mapping[str, Any] | None) -> list[Any]:
-    """Builds each `_target_` entry of a group such as `callbacks` or `logger`, in config order."""
-    return [
-        build_node(f"{key}.{name}", node)
+def build_group(key: str, group: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Builds each `_target_` entry of a group such as `callbacks` or `logger`, in config order,
+    by its name in the group."""
+    return {
+        name: build_node(f"{key}.{name}", node)
         for name, node in (group or {}).items()
         if node and "_target_" in node
-    ]
+    }
 
 
 def scalars(metrics: Mapping[str, Any]) -> dict[str, float]:

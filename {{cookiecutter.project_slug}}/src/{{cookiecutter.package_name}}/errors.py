@@ -24,6 +24,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a quota, a file size limit
 WRITE_ERRORS = (*NO_SPACE, errno.EACCES, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
+KEY_NOTE = "full_key: "  # how Hydra names the config node whose `_target_` raised
 
 
 class ProjectError(Exception):
@@ -60,8 +61,13 @@ def describe(error: BaseException) -> str | None:
         return f"{group}={option} is not an option; use one of: {', '.join(error.options)}"
     if isinstance(error, ConfigCompositionException):  # often an OmegaConf error while composing
         error = error.__cause__ if isinstance(error.__cause__, OmegaConfBaseException) else error
-    if isinstance(error, OmegaConfBaseException):
-        return describe_omegaconf(error)
+    if isinstance(error, OmegaConfBaseException):  # `key: reason`, or an unknown key's hint
+        key = getattr(error, "full_key", None) or ""
+        reason = _first_line(error)
+        if isinstance(error, ConfigKeyError | ConfigAttributeError) and key:
+            hint = reason.partition(". ")[2]  # "Did you mean: 'lr'?"
+            return f"{key} is not a known key" + (f"; {hint[0].lower()}{hint[1:]}" if hint else "")
+        return f"{key}: {reason}" if key and not reason.startswith(key) else reason
     # InstantiationException: Hydra could not even call the `_target_`
     if isinstance(error, ConfigCompositionException | InstantiationException):
         return _first_line(error)
@@ -88,22 +94,10 @@ def describe(error: BaseException) -> str | None:
     return None
 
 
-def describe_omegaconf(error: OmegaConfBaseException) -> str:
-    """`key: reason` from an OmegaConf error; an unknown key with OmegaConf's "did you mean"."""
-    key = getattr(error, "full_key", None) or ""
-    reason = _first_line(error)
-    if isinstance(error, ConfigKeyError | ConfigAttributeError) and key:
-        hint = reason.partition(". ")[2]  # "Did you mean: 'lr'?"
-        return f"{key} is not a known key" + (f"; {hint[0].lower()}{hint[1:]}" if hint else "")
-    return f"{key}: {reason}" if key and not reason.startswith(key) else reason
-
-
 def _config_key(error: BaseException) -> str | None:
     """The config key noted on an exception raised while that node was built (build.py)."""
-    for note in getattr(error, "__notes__", []):
-        if note.startswith("full_key: "):
-            return note.removeprefix("full_key: ")
-    return None
+    notes = getattr(error, "__notes__", [])
+    return next((n.removeprefix(KEY_NOTE) for n in notes if n.startswith(KEY_NOTE)), None)
 
 
 def _first_line(error: BaseException) -> str:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import lightning as L
 import torch
 from omegaconf import DictConfig
 
@@ -41,14 +40,10 @@ def predict(cfg: DictConfig) -> Path:
     output_dir = Path(cfg.paths.output_dir)
     cfg, ckpt_path, checkpoint = from_checkpoint(cfg)
     check_before_start(cfg, checkpoint_required=True)
-    L.seed_everything(cfg.seed, workers=True)
-    built = build(cfg, loggers=False)
-    datamodule, trainer = built.datamodule, built.trainer
+    datamodule, model, trainer, _ = build(cfg, loggers=False)
     if not isinstance(datamodule, ArrayDataModule):
-        target = cfg.data["_target_"]
-        raise ConfigError(f"predict.py reads splits of an ArrayDataModule, not {target}")
-    model = cast(SupervisedModule, built.model)
-    model.build(*trained_shapes(checkpoint, ckpt_path))
+        raise ConfigError(f"predict.py reads splits of an ArrayDataModule, not {cfg.data._target_}")
+    cast(SupervisedModule, model).build(*trained_shapes(checkpoint, ckpt_path))
     if trainer.world_size > 1:  # each process would predict only its own shard
         raise ConfigError("predict.py runs in one process: use trainer=cpu or trainer=gpu")
     if cfg.get("input"):
@@ -66,42 +61,37 @@ def predict(cfg: DictConfig) -> Path:
     # One loader, so predict() returns the list of its batches' outputs.
     outputs = torch.cat(cast(list[torch.Tensor], batches))
     if cfg.get("input"):
-        write_input_predictions(path, ids, outputs, datamodule.task, datamodule.classes)
+        rows = input_rows(ids, outputs, datamodule.task, datamodule.classes)
     else:
-        dataset = datamodule.split(cfg.split)
-        targets = torch.as_tensor(dataset.targets).reshape(len(dataset), -1)
-        write_predictions(path, targets, outputs.reshape(len(dataset), -1))
+        rows = split_rows(torch.as_tensor(datamodule.split(cfg.split).targets), outputs)
+    with atomic_open(path, "w", newline="") as file:
+        csv.writer(file).writerows(rows)
     log.info("Wrote %d predictions to %s", len(outputs), path.resolve())
     return path
 
 
-def write_input_predictions(
-    path: Path, ids: Sequence[str], outputs: torch.Tensor, task: str, classes: Sequence[str]
-) -> None:
-    """One row per input: its id (row number or file), the prediction, and for classification
-    the predicted class and each class's probability (softmax of the network's outputs)."""
+def input_rows(
+    ids: Sequence[str], outputs: torch.Tensor, task: str, classes: Sequence[str]
+) -> list[list[Any]]:
+    """The header, then one row per input: its id (row number or file), the prediction, and for
+    classification the predicted class and each class's probability (softmax of the network's
+    outputs)."""
     outputs = outputs.reshape(len(ids), -1).float()
-    header: list[str] = ["id"]
-    rows: list[list[Any]] = []
     if task == "classification":
         probabilities = outputs.softmax(dim=1)
-        header += ["prediction", *(f"probability_{name}" for name in classes)]
-        for id_, p in zip(ids, probabilities, strict=True):
-            rows.append([id_, classes[int(p.argmax())], *p.tolist()])
+        header = ["id", "prediction", *(f"probability_{name}" for name in classes)]
+        rows = [[classes[int(p.argmax())], *p.tolist()] for p in probabilities]
     else:
         width = outputs.shape[1]
-        header += ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
-        rows = [[id_, *row.tolist()] for id_, row in zip(ids, outputs, strict=True)]
-    with atomic_open(path, "w", newline="") as file:
-        csv.writer(file).writerows([header, *rows])
+        names = ["prediction"] if width == 1 else [f"prediction_{i}" for i in range(width)]
+        header, rows = ["id", *names], outputs.tolist()
+    return [header, *([id_, *row] for id_, row in zip(ids, rows, strict=True))]
 
 
-def write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
-    """One row per sample: index, target_0.., prediction_0.."""
-    columns = [f"target_{i}" for i in range(targets.shape[1])]
-    columns += [f"prediction_{i}" for i in range(predictions.shape[1])]
-    with atomic_open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["index", *columns])
-        for index, (target, prediction) in enumerate(zip(targets, predictions, strict=True)):
-            writer.writerow([index, *target.tolist(), *prediction.tolist()])
+def split_rows(targets: torch.Tensor, outputs: torch.Tensor) -> list[list[Any]]:
+    """The header, then one row per sample: index, target_0.., prediction_0.."""
+    targets, outputs = targets.reshape(len(targets), -1), outputs.reshape(len(targets), -1)
+    header = ["index", *(f"target_{i}" for i in range(targets.shape[1]))]
+    header += [f"prediction_{i}" for i in range(outputs.shape[1])]
+    pairs = zip(targets.tolist(), outputs.tolist(), strict=True)
+    return [header, *([i, *target, *output] for i, (target, output) in enumerate(pairs))]

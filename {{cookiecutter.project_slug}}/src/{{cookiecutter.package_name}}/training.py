@@ -6,7 +6,6 @@ import math
 import shlex
 import sys
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,7 +17,7 @@ from .build import build, scalars
 from .callbacks import last_checkpoint
 from .errors import TrainingDiverged
 from .loggers import end_runs
-from .runs import print_metrics, remove_partial_files, save_metrics
+from .runs import remove_partial_files, save_metrics
 from .runs.checkpoints import command_line_overrides, continue_tracker_runs, read_checkpoint
 from .runs.checks import check_before_start
 
@@ -41,17 +40,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
             output_dir / "checkpoints" / "last.ckpt",
         )
         return json.loads((output_dir / "metrics.json").read_text())
-    L.seed_everything(cfg.seed, workers=True)
     continue_tracker_runs(cfg, ckpt_path)
 
-    built = build(cfg, callbacks=True, compile=cfg.compile)
-    datamodule, model, trainer = built.datamodule, built.model, built.trainer
-    log.info(
-        "Training on %d node(s) x %d device(s): world size %d",
-        trainer.num_nodes,
-        trainer.num_devices,
-        trainer.world_size,
-    )
+    datamodule, model, trainer, record = build(cfg, callbacks=True, compile=cfg.compile)
+    nodes, devices, world = trainer.num_nodes, trainer.num_devices, trainer.world_size
+    log.info("Training on %d node(s) x %d device(s): world size %d", nodes, devices, world)
     if ckpt_path:
         log.info("Resuming from %s", ckpt_path)
         continue_checkpoints(trainer, Path(ckpt_path))
@@ -71,22 +64,28 @@ def train(cfg: DictConfig) -> dict[str, float]:
             raise
     metrics = scalars(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback  # the first ModelCheckpoint: the best one
-    check_finite_end(metrics, cfg.monitor.metric, trainer)
+    best = getattr(checkpoint, "best_model_path", "") or None  # None: test the final weights
+    # A monitored metric NaN or infinite at the end: the run diverged, whatever its loss did.
+    if not math.isfinite(value := metrics.get(cfg.monitor.metric, 0.0)):
+        raise TrainingDiverged(
+            f"{cfg.monitor.metric} is {value} at the end of training (epoch"
+            f" {trainer.current_epoch - 1}): the run diverged. Best checkpoint:"
+            f" {best or 'none saved'}. Start again with a lower model.optimizer.lr, or"
+            " trainer.gradient_clip_val=1.0"
+        )
     best_score = getattr(checkpoint, "best_model_score", None)
     if best_score is not None and (monitored := getattr(checkpoint, "monitor", None)):
         # The monitored value of the checkpoint that is kept and tested, beside the last epoch's.
         metrics.setdefault(f"{monitored}_best", float(best_score))
     if cfg.get("test"):
-        best = getattr(checkpoint, "best_model_path", "") or None  # None: test the final weights
         log.info("Testing %s", best or "the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best)
         metrics |= scalars(trainer.callback_metrics)
 
-    built.record.log_results(trainer, metrics)
+    record.log_results(trainer, metrics)
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
-        built.record.write_model_card(trainer, metrics, "train.py", output_dir)
-        print_metrics(metrics)
+        record.write_model_card(trainer, metrics, "train.py", output_dir)
         from .tools.plots import plot_csv_log  # matplotlib, only once the results are saved
 
         if plot := plot_csv_log(trainer.loggers, output_dir / "metrics.png"):
@@ -94,20 +93,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Run directory: %s", output_dir.resolve())
     end_runs(trainer.loggers)
     return metrics
-
-
-def check_finite_end(metrics: Mapping[str, float], monitored: str, trainer: L.Trainer) -> None:
-    """A run that ends with a NaN or infinite monitored metric diverged, whatever its loss did
-    on the way: it fails, and says where its best checkpoint is."""
-    value = metrics.get(monitored)
-    if value is None or math.isfinite(value):
-        return
-    best = getattr(trainer.checkpoint_callback, "best_model_path", "") or "none saved"
-    raise TrainingDiverged(
-        f"{monitored} is {value} at the end of training (epoch {trainer.current_epoch - 1}):"
-        f" the run diverged. Best checkpoint: {best}. Start again with a lower"
-        " model.optimizer.lr, or trainer.gradient_clip_val=1.0"
-    )
 
 
 def stop_interrupted(trainer: L.Trainer) -> NoReturn:

@@ -136,7 +136,5 @@ def register_configs(command: str | None = None) -> None:
 def config_dir() -> Path:
     """The checkout's conf/ when running from source, else the copy shipped inside the wheel."""
     package_dir = Path(__file__).resolve().parents[1]
-    for candidate in (package_dir.parents[1] / "conf", package_dir / "conf"):
-        if (candidate / "train.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(f"no conf/train.yaml near {package_dir}; reinstall the project")
+    checkout = package_dir.parents[1] / "conf"
+    return checkout if (checkout / "train.yaml").is_file() else package_dir / "conf"

@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..errors import ConfigError, ProjectError
+from ..errors import ConfigError, ProjectError, exit_with
 
 PACKAGES = ("torch", "lightning", "torchmetrics", "hydra-core", "omegaconf", "numpy")
 RUN_INFO = "run_info.json"  # written once training starts: a folder without it never ran
@@ -72,7 +72,6 @@ def atomic_open(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]
     rename: a crash or a full disk midway leaves the previous file as it was (and removes the
     partial one). The same folder, because a rename is atomic only within one filesystem.
     """
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -118,8 +117,18 @@ def record_run(
     write_atomically(output_dir / RUN_INFO, json.dumps(info, indent=2) + "\n")
 
 
-def save_metrics(metrics: Mapping[str, float], path: Path) -> None:
+def save_metrics(metrics: Mapping[str, float], path: Path, title: str = "Final metrics") -> None:
+    """Writes the metrics to `path` (metrics.json) and prints them as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
     write_atomically(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in sorted(metrics):
+        table.add_row(name, f"{metrics[name]:.6g}")
+    Console().print(table)
 
 
 def config_differences(before: Any, after: Any, prefix: str = "") -> dict[str, tuple[Any, Any]]:
@@ -170,17 +179,4 @@ class RunFolderCheck(Callback):
             check_run_folder(run_dir, job_config(config, resolve=False), f"{subdir}/config.yaml")
         except ProjectError as err:
             # Hydra turns a callback's exception into a warning and goes on: stop here instead.
-            print(f"Error: {err}", file=sys.stderr)
-            raise SystemExit(1) from None
-
-
-def print_metrics(metrics: Mapping[str, float], title: str = "Final metrics") -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name in sorted(metrics):
-        table.add_row(name, f"{metrics[name]:.6g}")
-    Console().print(table)
+            exit_with(str(err))

@@ -25,8 +25,8 @@ from .checks import find_checkpoint
 
 log = logging.getLogger(__name__)
 
-TRAINED_GROUPS = ("data", "model")  # what the commands after training take from the checkpoint
-# The keys that decide which data and network a checkpoint's weights belong to.
+# What the commands after training take from the checkpoint: `data` and `model`, by the keys
+# that decide which data and network its weights belong to.
 DECIDING_KEYS = {"data": ("_target_",), "model": ("_target_", "net._target_")}
 
 
@@ -101,25 +101,22 @@ def continue_tracker_runs(cfg: DictConfig, ckpt_path: str | None) -> None:
 
 def apply_settings(cfg: DictConfig, settings: Mapping[str, Any], overrides: list[str]) -> None:
     """Puts the trained `data` and `model` into `cfg`, then the overrides of their keys."""
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    for override in parsed:
-        group = override.key_or_group
-        if group not in TRAINED_GROUPS:
-            continue
-        for key in DECIDING_KEYS[group]:
-            given = OmegaConf.select(cfg[group], key, default=None)
-            trained = OmegaConf.select(OmegaConf.create(settings[group]), key, default=None)
+    values = {}  # Hydra has composed the overrides into `cfg` already, typed and resolved
+    for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.key_or_group
+        if "." in key and key.partition(".")[0] in DECIDING_KEYS:  # data.<key>=, model.<key>=
+            values[key] = OmegaConf.select(cfg, key)
+        for deciding in DECIDING_KEYS.get(key, ()):  # a group choice: data=..., model=...
+            given = OmegaConf.select(cfg[key], deciding, default=None)
+            trained = OmegaConf.select(OmegaConf.create(settings[key]), deciding, default=None)
             if given != trained:
                 raise ConfigError(
                     f"{override.input_line}: the checkpoint holds a model trained with"
-                    f" {group}.{key}={trained}, and its data and model settings come from"
+                    f" {key}.{deciding}={trained}, and its data and model settings come from"
                     f" there; drop {override.input_line} (single keys such as data.path=..."
                     " still apply)"
                 )
-    # Hydra has composed them into `cfg` already, typed and resolved: take them from there.
-    keys = [o.key_or_group for o in parsed if o.key_or_group.partition(".")[0] in TRAINED_GROUPS]
-    values = {key: OmegaConf.select(cfg, key) for key in keys if "." in key}
-    for group in TRAINED_GROUPS:
+    for group in DECIDING_KEYS:
         cfg[group] = OmegaConf.create(settings[group])
     for key, value in values.items():
         OmegaConf.update(cfg, key, value, merge=False, force_add=True)

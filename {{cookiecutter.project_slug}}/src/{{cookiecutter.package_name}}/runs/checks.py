@@ -45,17 +45,11 @@ def check_before_start(cfg: DictConfig, checkpoint_required: bool = False) -> st
     # and have none otherwise (their output_dir is where they were started): check the same.
     if on_rank_zero(True, output_dir.resolve() != Path.cwd().resolve()):
         check_run_folder(output_dir, job_config(cfg), RESOLVED_CONFIG)
-    return find_checkpoint(
-        cfg.get("ckpt_path"), cfg.paths.log_dir, checkpoint_required, running_multirun()
-    )
-
-
-def running_multirun() -> Path | None:
-    """The folder of the multirun this job belongs to, if any: its jobs' checkpoints are not
-    for `ckpt_path=last` (job 1 would resume from job 0's)."""
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
-        return None
-    return Path(HydraConfig.get().sweep.dir)
+    # A multirun's own jobs' checkpoints are not for `ckpt_path=last` (job 1 would resume from
+    # job 0's).
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    skip = Path(HydraConfig.get().sweep.dir) if multirun else None
+    return find_checkpoint(cfg.get("ckpt_path"), cfg.paths.log_dir, checkpoint_required, skip)
 
 
 def check_config(cfg: DictConfig) -> None:

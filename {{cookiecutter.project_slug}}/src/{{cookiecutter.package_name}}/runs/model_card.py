@@ -45,12 +45,6 @@ def model_index_result(
     }
 
 
-def read_model_card(path: Path) -> tuple[dict[str, Any], str]:
-    """(front matter, the text below it) of a card this module wrote."""
-    _, front, body = path.read_text().split(FENCE, 2)
-    return cast(dict[str, Any], OmegaConf.to_container(OmegaConf.create(front))), body
-
-
 def write_model_card(
     run_dir: Path, title: str, result: Mapping[str, Any], about: Mapping[str, Any]
 ) -> Path:
@@ -59,7 +53,8 @@ def write_model_card(
     matter's other fields) and the sections to fill in."""
     path = run_dir / MODEL_CARD
     if path.is_file():
-        front, body = read_model_card(path)
+        _, front_text, body = path.read_text().split(FENCE, 2)
+        front = cast(dict[str, Any], OmegaConf.to_container(OmegaConf.create(front_text)))
     else:
         front = {**about, "model-index": [{"name": title, "results": []}]}
         task, package = result["task"]["type"], __name__.split(".")[0]
