@@ -44,26 +44,12 @@ def read_curves(metrics_csv: Path) -> dict[str, Curve]:
 
 def plot_run(metrics_csv: Path, output: Path) -> Path:
     """One panel per metric (`loss`, `r2`, ...) with its train and val curves, saved as PNG."""
-    curves = read_curves(metrics_csv)
     by_metric: dict[str, dict[str, Curve]] = defaultdict(dict)
-    for name, curve in curves.items():
+    for name, curve in sorted(read_curves(metrics_csv).items()):
         split, _, metric = name.rpartition("/")
         if split != "test":  # the test split has one value, already in the final table
             by_metric[metric][split or name] = curve
-    metrics = sorted(by_metric)
-    columns = min(3, max(1, len(metrics)))
-    rows = max(1, math.ceil(len(metrics) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.2 * rows), squeeze=False)
-    for axis, metric in zip(axes.flat, metrics, strict=False):
-        for split, (epochs, values) in sorted(by_metric[metric].items()):
-            axis.plot(epochs, values, marker="o", markersize=3, label=split)
-        axis.set(title=metric, xlabel="epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.legend()
-        axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(metrics) :]:
-        axis.set_visible(False)
-    return _save(figure, output)
+    return plot_panels(dict(sorted(by_metric.items())), output)
 
 
 def plot_csv_log(loggers: Iterable[Any], output: Path) -> Path | None:
@@ -75,16 +61,25 @@ def plot_csv_log(loggers: Iterable[Any], output: Path) -> Path | None:
     return None
 
 
-def plot_comparison(curves: Mapping[str, Curve], metric: str, output: Path) -> Path:
-    """One line per run for `metric` over epochs, to compare the runs of a sweep."""
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for label, (epochs, values) in curves.items():
-        axis.plot(epochs, values, marker="o", markersize=3, label=label)
-    axis.set(title=metric, xlabel="epoch", ylabel=metric)
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.grid(alpha=0.3)
-    if curves:
-        axis.legend(fontsize="small")
+def plot_panels(
+    panels: Mapping[str, Mapping[str, Curve]], output: Path, size: tuple[float, float] = (4.5, 3.2)
+) -> Path:
+    """One panel (`size` inches) per title, up to 3 in a row, each with its labelled curves over
+    epochs: a run's metrics, or one metric of each run of a sweep."""
+    columns = min(3, max(1, len(panels)))
+    rows = max(1, math.ceil(len(panels) / columns))
+    figsize = (size[0] * columns, size[1] * rows)
+    figure, axes = plt.subplots(rows, columns, figsize=figsize, squeeze=False)
+    for axis, (title, curves) in zip(axes.flat, panels.items(), strict=False):
+        for label, (epochs, values) in curves.items():
+            axis.plot(epochs, values, marker="o", markersize=3, label=label)
+        axis.set(title=title, xlabel="epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        if curves:
+            axis.legend(fontsize="small")
+    for axis in list(axes.flat)[len(panels) :]:
+        axis.set_visible(False)
     return _save(figure, output)
 
 
