@@ -15,7 +15,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from ..errors import TrainingDiverged
-from ..loggers import FinalResults, Resumable, compared_hyperparameters
+from ..loggers import compared_hyperparameters
 from ..runs import (
     DATA_FINGERPRINT,
     RUN_CONFIG,
@@ -155,7 +155,7 @@ class RunRecord(Callback):
             checkpoint[TRACKER_RUNS] = {
                 key: logger.resume_arguments()
                 for key, logger in self.loggers.items()
-                if isinstance(logger, Resumable)
+                if hasattr(logger, "resume_arguments")
             }
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -170,7 +170,7 @@ class RunRecord(Callback):
     def log_results(self, trainer: L.Trainer, metrics: dict[str, float]) -> None:
         """The final metrics (metrics.json) in the trackers' comparison of runs.
 
-        A logger that records them its own way does so (`FinalResults`); the others compare
+        A logger that records them its own way does so (`log_final_results`); the others compare
         the last value of each metric, so they get those no epoch logged (the best checkpoint's
         score); the CSV log keeps to the epochs.
         """
@@ -178,7 +178,7 @@ class RunRecord(Callback):
             return
         step = trainer.global_step
         for logger in trainer.loggers:
-            if isinstance(logger, FinalResults):
+            if hasattr(logger, "log_final_results"):
                 logger.log_final_results(self.hyperparameters, metrics, step)
             elif not isinstance(logger, CSVLogger):
                 new = {k: v for k, v in metrics.items() if k not in self.logged}
