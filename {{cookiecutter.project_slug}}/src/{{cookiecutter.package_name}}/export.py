@@ -140,12 +140,8 @@ def trace_reason(error: BaseException) -> str:
 
 def describe(datamodule: ArrayDataModule, export_format: str, ckpt_path: str) -> dict[str, Any]:
     """What a user of the file needs to feed it and read its outputs."""
-    state = {
-        key: value.tolist() if isinstance(value, Tensor) else value
-        for key, value in datamodule.state_dict().items()
-        if key != "fitted"
-    }
-    fitted = {key: torch.as_tensor(value).tolist() for key, value in datamodule.fitted.items()}
+    state = datamodule.state_dict()
+    fitted = {key: torch.as_tensor(value).tolist() for key, value in state.pop("fitted").items()}
     outputs = (
         f"logits of the classes {datamodule.classes} (softmax for probabilities)"
         if datamodule.task == "classification"

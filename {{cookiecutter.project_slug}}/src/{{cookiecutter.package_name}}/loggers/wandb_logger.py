@@ -30,8 +30,8 @@ def wandb_mode() -> str:
     set): without that, a key and no network would stall the run while wandb retries its
     connection for a minute and a half, then fail it.
     """
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
+    if mode := os.environ.get("WANDB_MODE"):
+        return mode
     import wandb
 
     try:
