@@ -65,8 +65,7 @@ def serve(cfg: DictConfig) -> None:
         module: SupervisedModule = build_node("model", cfg.model)
         module.build(*trained_shapes(checkpoint, ckpt_path))
         module.load_state_dict(checkpoint["state_dict"])
-        assert module.net is not None  # built above
-        model = module.net.eval()
+        model = module.eval()
     api = ModelAPI(
         datamodule, model, max_batch_size=cfg.max_batch_size, batch_timeout=cfg.batch_timeout
     )
@@ -79,13 +78,9 @@ def serve(cfg: DictConfig) -> None:
     )
     server.app.add_exception_handler(RequestValidationError, unreadable_body)
     record_run(output_dir, job_config(cfg))
-    log.info(
-        "Serving %s at http://%s:%d/predict (health: /health)%s",
-        model if cfg.onnx_path else ckpt_path,
-        cfg.host,
-        cfg.port,
-        "; requests need the X-API-Key header" if os.environ.get(API_KEY) else "",
-    )
+    served = model if cfg.onnx_path else ckpt_path
+    key = "; requests need the X-API-Key header" if os.environ.get(API_KEY) else ""
+    log.info(f"Serving {served} at http://{cfg.host}:{cfg.port}/predict (health: /health){key}")
     signal.signal(signal.SIGTERM, partial(stop, os.getpid()))
     server.run(
         host=cfg.host,

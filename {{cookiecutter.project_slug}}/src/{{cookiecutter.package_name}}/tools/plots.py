@@ -68,8 +68,8 @@ def plot_panels(
     epochs: a run's metrics, or one metric of each run of a sweep."""
     columns = min(3, max(1, len(panels)))
     rows = max(1, math.ceil(len(panels) / columns))
-    figsize = (size[0] * columns, size[1] * rows)
-    figure, axes = plt.subplots(rows, columns, figsize=figsize, squeeze=False)
+    width, height = size[0] * columns, size[1] * rows
+    figure, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
     for axis, (title, curves) in zip(axes.flat, panels.items(), strict=False):
         for label, (epochs, values) in curves.items():
             axis.plot(epochs, values, marker="o", markersize=3, label=label)
@@ -80,15 +80,9 @@ def plot_panels(
             axis.legend(fontsize="small")
     for axis in list(axes.flat)[len(panels) :]:
         axis.set_visible(False)
-    return _save(figure, output)
-
-
-def _save(figure: plt.Figure, output: Path) -> Path:
-    output.parent.mkdir(parents=True, exist_ok=True)
     # Margins in inches that fit the titles and tick labels (panels are 3.2 inches high or
     # more): tight_layout would draw the figure once more to measure them, a third of the time
     # a run spends on its plot.
-    width, height = figure.get_size_inches()
     figure.subplots_adjust(
         left=0.6 / width,
         right=1 - 0.2 / width,
@@ -97,6 +91,7 @@ def _save(figure: plt.Figure, output: Path) -> Path:
         wspace=0.25,
         hspace=0.45,
     )
+    output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(output, "wb") as file:
         figure.savefig(file, dpi=100, format=output.suffix.lstrip(".") or "png")
     plt.close(figure)
