@@ -65,8 +65,7 @@ def export(cfg: DictConfig) -> Path:
     module: SupervisedModule = build_node("model", cfg.model)
     module.build(*trained_shapes(checkpoint, ckpt_path))
     module.load_state_dict(checkpoint["state_dict"])
-    assert module.net is not None  # built above
-    model = Deployed(datamodule.eval_transform, module.net).eval()
+    model = Deployed(datamodule.eval_transform, module).eval()
 
     example = example_inputs(datamodule, cfg.check_samples, seed=cfg.seed)
     with torch.no_grad():
