@@ -159,20 +159,20 @@ class ModelAPI(ls.LitAPI):
             inputs = self.datamodule.eval_transform(samples).to(self.device)
             return self.model(inputs).float().cpu()
 
-    def encode_response(
-        self, output: torch.Tensor | HTTPException
-    ) -> dict[str, Any] | JSONResponse:
+    def encode_response(self, output: torch.Tensor | HTTPException) -> JSONResponse:
         """The prediction (and each class's probability), or the request's error."""
         if isinstance(output, HTTPException):
             return JSONResponse({"detail": output.detail}, status_code=output.status_code)
         if not self.classes:
             values = output.tolist()
-            return {"prediction": values[0] if len(values) == 1 else values}
+            return JSONResponse({"prediction": values[0] if len(values) == 1 else values})
         probabilities = output.softmax(dim=0)
-        return {
-            "prediction": self.classes[int(probabilities.argmax())],
-            "probabilities": dict(zip(self.classes, probabilities.tolist(), strict=True)),
-        }
+        return JSONResponse(
+            {
+                "prediction": self.classes[int(probabilities.argmax())],
+                "probabilities": dict(zip(self.classes, probabilities.tolist(), strict=True)),
+            }
+        )
 
 
 def stop(main_pid: int, signum: int, frame: object) -> None:
