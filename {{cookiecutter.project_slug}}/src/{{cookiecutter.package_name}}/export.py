@@ -65,8 +65,7 @@ def export(cfg: DictConfig) -> Path:
     module: SupervisedModule = build_node("model", cfg.model)
     module.build(*trained_shapes(checkpoint, ckpt_path))
     module.load_state_dict(checkpoint["state_dict"])
-    assert module.net is not None  # built above
-    model = Deployed(datamodule.eval_transform, module.net).eval()
+    model = Deployed(datamodule.eval_transform, module).eval()
 
     example = example_inputs(datamodule, cfg.check_samples, seed=cfg.seed)
     with torch.no_grad():
@@ -140,12 +139,8 @@ def trace_reason(error: BaseException) -> str:
 
 def describe(datamodule: ArrayDataModule, export_format: str, ckpt_path: str) -> dict[str, Any]:
     """What a user of the file needs to feed it and read its outputs."""
-    state = {
-        key: value.tolist() if isinstance(value, Tensor) else value
-        for key, value in datamodule.state_dict().items()
-        if key != "fitted"
-    }
-    fitted = {key: torch.as_tensor(value).tolist() for key, value in datamodule.fitted.items()}
+    state = datamodule.state_dict()
+    fitted = {key: torch.as_tensor(value).tolist() for key, value in state.pop("fitted").items()}
     outputs = (
         f"logits of the classes {datamodule.classes} (softmax for probabilities)"
         if datamodule.task == "classification"

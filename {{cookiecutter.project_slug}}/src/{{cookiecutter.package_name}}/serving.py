@@ -20,7 +20,6 @@ import io
 import logging
 import os
 import signal
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from torch import nn
 
 from .build import build_node
 from .data.datamodule import ArrayDataModule
-from .data.table import CSVDataModule
 from .errors import ConfigError, DataError
 from .models.supervised import SupervisedModule
 from .runs import job_config, record_run
@@ -67,8 +65,7 @@ def serve(cfg: DictConfig) -> None:
         module: SupervisedModule = build_node("model", cfg.model)
         module.build(*trained_shapes(checkpoint, ckpt_path))
         module.load_state_dict(checkpoint["state_dict"])
-        assert module.net is not None  # built above
-        model = module.net.eval()
+        model = module.eval()
     api = ModelAPI(
         datamodule, model, max_batch_size=cfg.max_batch_size, batch_timeout=cfg.batch_timeout
     )
@@ -81,13 +78,9 @@ def serve(cfg: DictConfig) -> None:
     )
     server.app.add_exception_handler(RequestValidationError, unreadable_body)
     record_run(output_dir, job_config(cfg))
-    log.info(
-        "Serving %s at http://%s:%d/predict (health: /health)%s",
-        model if cfg.onnx_path else ckpt_path,
-        cfg.host,
-        cfg.port,
-        "; requests need the X-API-Key header" if os.environ.get(API_KEY) else "",
-    )
+    served = model if cfg.onnx_path else ckpt_path
+    key = "; requests need the X-API-Key header" if os.environ.get(API_KEY) else ""
+    log.info(f"Serving {served} at http://{cfg.host}:{cfg.port}/predict (health: /health){key}")
     signal.signal(signal.SIGTERM, partial(stop, os.getpid()))
     server.run(
         host=cfg.host,
@@ -111,7 +104,7 @@ class ModelAPI(ls.LitAPI):
     ) -> None:
         super().__init__(**options)
         # How a request becomes a stored sample: the DataModule's own readers.
-        self.read_rows = datamodule.read_rows if isinstance(datamodule, CSVDataModule) else None
+        self.read_rows: Any = getattr(datamodule, "read_rows", None)  # a table's rows
         self.read_image: Any = getattr(datamodule, "read_image", None)  # image files
         if self.read_rows is None and self.read_image is None:
             raise ConfigError(
@@ -131,8 +124,7 @@ class ModelAPI(ls.LitAPI):
                 str(self.model), providers=["CPUExecutionProvider"]
             )
         else:
-            self.net = self.model.to(self.device)
-            self.transform = self.datamodule.eval_transform
+            self.model.to(self.device)
 
     def decode_request(self, request: dict[str, Any]) -> np.ndarray | HTTPException:
         """One stored sample (1, ...), or the HTTPException that answers the request."""
@@ -152,13 +144,11 @@ class ModelAPI(ls.LitAPI):
 
     def predict(self, x: Any) -> Any:
         """Outputs for the samples among `x` (a list from batch(), or one request's sample)."""
-        inputs = x if isinstance(x, list) else [x]
-        samples = [sample for sample in inputs if isinstance(sample, np.ndarray)]
-        outputs: Iterator[torch.Tensor] = iter(
-            self.compute(np.concatenate(samples)) if samples else []
-        )
-        answers = [next(outputs) if isinstance(i, np.ndarray) else i for i in inputs]
-        return answers if isinstance(x, list) else answers[0]
+        if not isinstance(x, list):
+            return self.predict([x])[0]
+        samples = [sample for sample in x if isinstance(sample, np.ndarray)]
+        outputs = iter(self.compute(np.concatenate(samples)) if samples else ())
+        return [next(outputs) if isinstance(sample, np.ndarray) else sample for sample in x]
 
     def compute(self, samples: np.ndarray) -> torch.Tensor:
         """The network's outputs for stored samples, as `predict.py` computes them."""
@@ -166,7 +156,8 @@ class ModelAPI(ls.LitAPI):
             [output] = self.session.run(None, {self.session.get_inputs()[0].name: samples})
             return torch.from_numpy(output).float()
         with torch.inference_mode():
-            return self.net(self.transform(samples).to(self.device)).float().cpu()
+            inputs = self.datamodule.eval_transform(samples).to(self.device)
+            return self.model(inputs).float().cpu()
 
     def encode_response(self, output: torch.Tensor | HTTPException) -> JSONResponse:
         """The prediction (and each class's probability), or the request's error."""

@@ -15,7 +15,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 from ..errors import TrainingDiverged
-from ..loggers import FinalResults, Resumable, compared_hyperparameters
+from ..loggers import compared_hyperparameters
 from ..runs import (
     DATA_FINGERPRINT,
     RUN_CONFIG,
@@ -62,8 +62,7 @@ class StopOnNonFiniteLoss(Callback):
         bad = loss is not None and not bool(torch.isfinite(loss).all())
         # All processes stop together: one stopping alone leaves the others waiting forever at
         # their next gradient all-reduce (a single process's strategy returns `bad` as it is).
-        bad = trainer.strategy.reduce_boolean_decision(bad, all=False)
-        if not bad:
+        if not trainer.strategy.reduce_boolean_decision(bad, all=False):
             return
         value = loss.item() if loss is not None else float("nan")
         checkpoint = last_checkpoint(trainer) or "none saved"
@@ -93,13 +92,14 @@ class CheckpointOnSigterm(OnExceptionCheckpoint):
     def __init__(self, dirpath: str, filename: str = "last") -> None:
         super().__init__(dirpath, filename)
 
-    def on_exception(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
-        exception = args[-1] if args else kwargs.get("exception")
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
         if not isinstance(exception, SIGTERMException):
             return
         # Where checkpoints go now: a resumed run keeps saving into the folder it resumed from.
         self.dirpath = getattr(trainer.checkpoint_callback, "dirpath", None) or self.dirpath
-        super().on_exception(trainer, *args, **kwargs)
+        super().on_exception(trainer, pl_module, exception)
         log.warning("Received SIGTERM: saved %s; continue with ckpt_path=last", self.ckpt_path)
 
     def teardown(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
@@ -129,12 +129,11 @@ class RunRecord(Callback):
             return
         from ..runs.fingerprint import data_fingerprint  # once training starts
 
-        config = dict(self.config)
-        self.data_fingerprint = data_fingerprint(config["data"])
+        self.data_fingerprint = data_fingerprint(self.config["data"])
         if not (self.output_dir / RUN_INFO).exists():  # a resumed job keeps its first record
-            record_run(self.output_dir, config, {DATA_FINGERPRINT: self.data_fingerprint})
+            record_run(self.output_dir, self.config, {DATA_FINGERPRINT: self.data_fingerprint})
         params = list(pl_module.parameters())
-        self.hyperparameters = compared_hyperparameters(config, self.overrides)
+        self.hyperparameters = compared_hyperparameters(self.config, self.overrides)
         self.hyperparameters["run_info"] = {
             "git_commit": git_state(Path(__file__).resolve().parent)["commit"],
             "params_total": sum(p.numel() for p in params),
@@ -155,7 +154,7 @@ class RunRecord(Callback):
             checkpoint[TRACKER_RUNS] = {
                 key: logger.resume_arguments()
                 for key, logger in self.loggers.items()
-                if isinstance(logger, Resumable)
+                if hasattr(logger, "resume_arguments")
             }
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -170,20 +169,19 @@ class RunRecord(Callback):
     def log_results(self, trainer: L.Trainer, metrics: dict[str, float]) -> None:
         """The final metrics (metrics.json) in the trackers' comparison of runs.
 
-        A logger that records them its own way does so (`FinalResults`); the others compare
+        A logger that records them its own way does so (`log_final_results`); the others compare
         the last value of each metric, so they get those no epoch logged (the best checkpoint's
         score); the CSV log keeps to the epochs.
         """
         if not trainer.is_global_zero or self.hyperparameters is None:
             return
         step = trainer.global_step
+        new = {k: v for k, v in metrics.items() if k not in self.logged}
         for logger in trainer.loggers:
-            if isinstance(logger, FinalResults):
+            if hasattr(logger, "log_final_results"):
                 logger.log_final_results(self.hyperparameters, metrics, step)
-            elif not isinstance(logger, CSVLogger):
-                new = {k: v for k, v in metrics.items() if k not in self.logged}
-                if new:
-                    logger.log_metrics(new, step=step)
+            elif new and not isinstance(logger, CSVLogger):
+                logger.log_metrics(new, step=step)
 
     def write_model_card(
         self, trainer: L.Trainer, metrics: dict[str, float], command: str, run_dir: Path

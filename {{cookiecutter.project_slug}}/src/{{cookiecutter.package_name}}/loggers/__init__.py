@@ -1,9 +1,13 @@
 """The experiment loggers of conf/logger/: Lightning's own, with the run's name and tags set
 and the decisions made at run time. CSV is here; each other tracker has a module of its own in
-this package, which its config names, and owns what it does differently at the end of a run
-(`FinalResults`, `EndOfRun`) and what continues its run after a restart (`Resumable`). Every
-tracker gets the same hyperparameters, those a person compares runs by
-(`compared_hyperparameters`).
+this package, which its config names. Every tracker gets the same hyperparameters, those a
+person compares runs by (`compared_hyperparameters`).
+
+A tracker that works differently says so with a method Lightning's loggers do not have:
+`log_final_results(hyperparameters, metrics, step)` records a run's final metrics its own way
+(`RunRecord.log_results`), `end_run()` closes its run once the run is over (`end_runs`), and
+`resume_arguments()` gives the keyword arguments of its config that reopen its run after a
+restart (every checkpoint keeps them).
 
 Lightning imports the tracking packages only when a logger starts, so a run that does not
 select them never pays their import time.
@@ -13,7 +17,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -23,35 +27,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import OmegaConf
 
 
-@runtime_checkable
-class FinalResults(Protocol):
-    """A logger that records a run's final metrics its own way (`RunRecord.log_results`)."""
-
-    def log_final_results(
-        self, hyperparameters: dict[str, Any], metrics: dict[str, float], step: int
-    ) -> None: ...
-
-
-@runtime_checkable
-class EndOfRun(Protocol):
-    """A logger with work to do once the run is over, after the last metric (closing a run)."""
-
-    def end_run(self) -> None: ...
-
-
-@runtime_checkable
-class Resumable(Protocol):
-    """A logger whose run a restarted training continues: `resume_arguments()` are the keyword
-    arguments of its config that reopen this run; the checkpoint keeps them."""
-
-    def resume_arguments(self) -> dict[str, Any]: ...
-
-
 def end_runs(run_loggers: Iterable[Any]) -> None:
     """Lets each logger that needs it close its run, so each multirun job is complete before
     the next starts."""
     for logger in run_loggers:
-        if isinstance(logger, EndOfRun):
+        if hasattr(logger, "end_run"):
             logger.end_run()
 
 

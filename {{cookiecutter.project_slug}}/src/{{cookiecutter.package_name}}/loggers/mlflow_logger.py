@@ -48,11 +48,16 @@ class MLFlowLogger(loggers.MLFlowLogger):
         else:
             artifact_location = None
         labels = dict(tags) if isinstance(tags, Mapping) else dict.fromkeys(tags, "true")
-        if (run_id := kwargs.get("run_id")) and not run_exists(tracking_uri, run_id):
-            log.warning("MLflow: no run %s in %s; starting a new run", run_id, tracking_uri)
-            kwargs["run_id"] = None
+        if run_id := kwargs.get("run_id"):  # a checkpoint copied from elsewhere names another's
+            from mlflow import MlflowClient
+            from mlflow.exceptions import MlflowException
+
+            try:
+                MlflowClient(tracking_uri).get_run(run_id)
+            except MlflowException:
+                log.warning("MLflow: no run %s in %s; starting a new run", run_id, tracking_uri)
+                kwargs["run_id"] = None
         self.resumed = bool(kwargs.get("run_id"))
-        self.kind_tagged = False
         super().__init__(
             tracking_uri=tracking_uri,
             run_name=run_name or overrides_name(),
@@ -63,20 +68,15 @@ class MLFlowLogger(loggers.MLFlowLogger):
         self.log_checkpoints = log_model
         self.saving_callbacks: dict[int, ModelCheckpoint] = {}
 
-    @property
-    def experiment(self) -> Any:
-        client = super().experiment
-        if not self.kind_tagged and getattr(rank_zero_only, "rank", 0) == 0:
-            self.kind_tagged = True
-            key, kind = EXPERIMENT_KIND
-            if key not in client.get_experiment(self.experiment_id).tags:  # the user's kind wins
-                client.set_experiment_tag(self.experiment_id, key, kind)
-        return client
-
     def resume_arguments(self) -> dict[str, Any]:
         return {"run_id": self.run_id}
 
+    @rank_zero_only
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        # Every run logs them first: the experiment is tagged then, unless the user tagged it.
+        key, kind = EXPERIMENT_KIND
+        if key not in self.experiment.get_experiment(self.experiment_id).tags:
+            self.experiment.set_experiment_tag(self.experiment_id, key, kind)
         if not self.resumed:  # logged when the run began, and MLflow keeps them unchanged
             super().log_hyperparams(params, *args, **kwargs)
 
@@ -95,15 +95,3 @@ class MLFlowLogger(loggers.MLFlowLogger):
         for path in sorted(paths):
             self.experiment.log_artifact(self.run_id, path, artifact_path=Path(path).stem)
         super().finalize(status)
-
-
-def run_exists(tracking_uri: str, run_id: str) -> bool:
-    """Whether the store holds the run (a checkpoint copied from elsewhere names another's)."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        MlflowClient(tracking_uri).get_run(run_id)
-    except MlflowException:
-        return False
-    return True

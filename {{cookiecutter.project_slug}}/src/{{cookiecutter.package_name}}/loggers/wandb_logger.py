@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.pytorch import loggers
+from lightning.pytorch.utilities import rank_zero_only
 
 from ..errors import ConfigError
 from . import overrides_name, sweep_group
@@ -29,8 +30,8 @@ def wandb_mode() -> str:
     set): without that, a key and no network would stall the run while wandb retries its
     connection for a minute and a half, then fail it.
     """
-    if os.environ.get("WANDB_MODE"):
-        return os.environ["WANDB_MODE"]
+    if mode := os.environ.get("WANDB_MODE"):
+        return mode
     import wandb
 
     try:
@@ -86,13 +87,10 @@ class WandbLogger(loggers.WandbLogger):
     def resume_arguments(self) -> dict[str, Any]:
         return {"id": self.version, "resume": "allow"}
 
+    @rank_zero_only  # the process that holds the run (the others hold a placeholder)
     def end_run(self) -> None:
         """Closes the W&B run, so each multirun job is complete before the next starts."""
-        from wandb import Run
-
         run = self.experiment
-        if not isinstance(run, Run):  # ranks other than 0 hold a placeholder, not a run
-            return
         sync_dir = Path(run.dir).parent if run.offline else None
         run.finish()
         if sync_dir is not None:

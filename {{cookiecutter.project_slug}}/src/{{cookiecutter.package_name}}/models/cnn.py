@@ -10,8 +10,8 @@ class CNN(nn.Module):
     """[Conv 3x3, ReLU, MaxPool 2] per entry of `channels` -> Linear, ReLU -> Linear.
 
     `input_shape` is one sample's (C, H, W); a feature vector (F,) is read as a 1 x 1 x F image,
-    so the network builds for every dataset (it is meant for images). Pooling halves each side
-    that is at least 2 pixels long, so 8x8 digits and 28x28 images both fit.
+    so the network builds for every dataset (it is meant for images). Pooling halves each side,
+    rounding up (a side of 1 pixel stays 1), so 8x8 digits and 28x28 images both fit.
     """
 
     def __init__(
@@ -29,20 +29,17 @@ class CNN(nn.Module):
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"input shape {list(shape)} is not an image shape [C, H, W]")
         self.input_shape = shape
-        width, height, side = shape
         layers: list[nn.Module] = []
-        for out_channels in channels:
-            kernel = (min(height, 2), min(side, 2))
-            layers += [
-                nn.Conv2d(width, out_channels, kernel_size=3, padding=1),
-                nn.ReLU(),
-                nn.MaxPool2d(kernel),
-            ]
-            width, height, side = out_channels, height // kernel[0], side // kernel[1]
+        # Each block's (in, out) channels: the image's, then each entry's in turn.
+        for width, out_channels in zip((shape[0], *channels), channels, strict=False):
+            pool = nn.MaxPool2d(2, ceil_mode=True)
+            layers += [nn.Conv2d(width, out_channels, kernel_size=3, padding=1), nn.ReLU(), pool]
         self.features = nn.Sequential(*layers)
+        with torch.no_grad():  # the size of the features the head takes, measured once
+            flat_size = self.features(torch.zeros(1, *shape)).numel()
         self.head = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(width * height * side, hidden_size),
+            nn.Linear(flat_size, hidden_size),
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(hidden_size, num_outputs),

@@ -69,21 +69,12 @@ def pretrained(arch: str, weights: str | None) -> models.ResNet:
 
 
 def adapt_input_conv(conv: nn.Conv2d, channels: int) -> nn.Conv2d:
-    """`conv` taking `channels` input channels; pretrained filters summed (1) or tiled (others)."""
-    adapted = nn.Conv2d(
-        channels,
-        conv.out_channels,
-        kernel_size=conv.kernel_size,  # type: ignore[arg-type]
-        stride=conv.stride,  # type: ignore[arg-type]
-        padding=conv.padding,  # type: ignore[arg-type]
-        bias=conv.bias is not None,
-    )
-    with torch.no_grad():
-        weight = conv.weight  # (out, 3, k, k)
-        if channels == 1:
-            adapted.weight.copy_(weight.sum(dim=1, keepdim=True))
-        else:  # repeat the RGB filters, scaled so the response keeps its size
-            repeats = -(-channels // weight.shape[1])
-            tiled = weight.repeat(1, repeats, 1, 1)[:, :channels]
-            adapted.weight.copy_(tiled * weight.shape[1] / channels)
-    return adapted
+    """`conv` changed in place to take `channels` input channels: its pretrained filters summed
+    (1 channel) or tiled (others)."""
+    weight, rgb = conv.weight.detach(), conv.in_channels  # (out, 3, k, k)
+    if channels == 1:
+        weight = weight.sum(dim=1, keepdim=True)
+    else:  # repeat the RGB filters, scaled so the response keeps its size
+        weight = weight.repeat(1, -(-channels // rgb), 1, 1)[:, :channels] * rgb / channels
+    conv.in_channels, conv.weight = channels, nn.Parameter(weight)
+    return conv

@@ -134,8 +134,7 @@ class SupervisedModule(L.LightningModule):
     def backbone(self) -> nn.Module | None:
         """The network's `backbone`, when it has one: the part a fine-tuning callback freezes
         and later trains at a lower learning rate (Lightning looks for it here)."""
-        backbone = getattr(self.net, "backbone", None)
-        return backbone if isinstance(backbone, nn.Module) else None
+        return getattr(self.net, "backbone", None)
 
     def forward(self, x: Tensor) -> Tensor:
         assert self.net is not None, "call build() (or fit with a Trainer) first"

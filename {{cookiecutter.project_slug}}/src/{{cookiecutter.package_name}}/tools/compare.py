@@ -13,7 +13,7 @@ from typing import cast
 
 from omegaconf import OmegaConf
 
-from .plots import format_row, plot_comparison, read_curves
+from .plots import format_row, plot_panels, read_curves
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def write_comparison(runs: list[Run], out: Path, metric: str) -> list[Path]:
         metrics_csv = run.path / "csv" / "metrics.csv"
         if metrics_csv.is_file() and metric in (run_curves := read_curves(metrics_csv)):
             curves[run.overrides or run.path.name] = run_curves[metric]
-    plot_comparison(curves, metric, out / "comparison.png")
+    plot_panels({metric: curves}, out / "comparison.png", size=(7, 4.5))
     return [out / "comparison.md", out / "comparison.csv", out / "comparison.png"]
 
 

@@ -44,26 +44,12 @@ def read_curves(metrics_csv: Path) -> dict[str, Curve]:
 
 def plot_run(metrics_csv: Path, output: Path) -> Path:
     """One panel per metric (`loss`, `r2`, ...) with its train and val curves, saved as PNG."""
-    curves = read_curves(metrics_csv)
     by_metric: dict[str, dict[str, Curve]] = defaultdict(dict)
-    for name, curve in curves.items():
+    for name, curve in sorted(read_curves(metrics_csv).items()):
         split, _, metric = name.rpartition("/")
         if split != "test":  # the test split has one value, already in the final table
             by_metric[metric][split or name] = curve
-    metrics = sorted(by_metric)
-    columns = min(3, max(1, len(metrics)))
-    rows = max(1, math.ceil(len(metrics) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.2 * rows), squeeze=False)
-    for axis, metric in zip(axes.flat, metrics, strict=False):
-        for split, (epochs, values) in sorted(by_metric[metric].items()):
-            axis.plot(epochs, values, marker="o", markersize=3, label=split)
-        axis.set(title=metric, xlabel="epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.legend()
-        axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(metrics) :]:
-        axis.set_visible(False)
-    return _save(figure, output)
+    return plot_panels(dict(sorted(by_metric.items())), output)
 
 
 def plot_csv_log(loggers: Iterable[Any], output: Path) -> Path | None:
@@ -75,25 +61,28 @@ def plot_csv_log(loggers: Iterable[Any], output: Path) -> Path | None:
     return None
 
 
-def plot_comparison(curves: Mapping[str, Curve], metric: str, output: Path) -> Path:
-    """One line per run for `metric` over epochs, to compare the runs of a sweep."""
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for label, (epochs, values) in curves.items():
-        axis.plot(epochs, values, marker="o", markersize=3, label=label)
-    axis.set(title=metric, xlabel="epoch", ylabel=metric)
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.grid(alpha=0.3)
-    if curves:
-        axis.legend(fontsize="small")
-    return _save(figure, output)
-
-
-def _save(figure: plt.Figure, output: Path) -> Path:
-    output.parent.mkdir(parents=True, exist_ok=True)
+def plot_panels(
+    panels: Mapping[str, Mapping[str, Curve]], output: Path, size: tuple[float, float] = (4.5, 3.2)
+) -> Path:
+    """One panel (`size` inches) per title, up to 3 in a row, each with its labelled curves over
+    epochs: a run's metrics, or one metric of each run of a sweep."""
+    columns = min(3, max(1, len(panels)))
+    rows = max(1, math.ceil(len(panels) / columns))
+    width, height = size[0] * columns, size[1] * rows
+    figure, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False)
+    for axis, (title, curves) in zip(axes.flat, panels.items(), strict=False):
+        for label, (epochs, values) in curves.items():
+            axis.plot(epochs, values, marker="o", markersize=3, label=label)
+        axis.set(title=title, xlabel="epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        if curves:
+            axis.legend(fontsize="small")
+    for axis in list(axes.flat)[len(panels) :]:
+        axis.set_visible(False)
     # Margins in inches that fit the titles and tick labels (panels are 3.2 inches high or
     # more): tight_layout would draw the figure once more to measure them, a third of the time
     # a run spends on its plot.
-    width, height = figure.get_size_inches()
     figure.subplots_adjust(
         left=0.6 / width,
         right=1 - 0.2 / width,
@@ -102,6 +91,7 @@ def _save(figure: plt.Figure, output: Path) -> Path:
         wspace=0.25,
         hspace=0.45,
     )
+    output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(output, "wb") as file:
         figure.savefig(file, dpi=100, format=output.suffix.lstrip(".") or "png")
     plt.close(figure)
