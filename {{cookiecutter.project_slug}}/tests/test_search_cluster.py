@@ -97,10 +97,15 @@ def test_a_search_killed_three_times_ends_with_every_trial_done(tmp_path: Path) 
     # One folder per trial that started, each written by one process; metrics = the value.
     folders: dict[int, Path] = {}
     for folder in trial_dirs(tmp_path):
+        if not (folder / ".hydra" / "overrides.yaml").is_file():
+            continue  # a kill while Hydra was still writing the folder of a lost trial
         [number] = [int(o.split("=")[1]) for o in overrides_of(folder) if o.startswith("++trial=")]
         assert number not in folders, f"trial {number} ran twice"
         folders[number] = folder
-        assert len(set(PID.findall((folder / "train.log").read_text()))) == 1
+        log = folder / "train.log"
+        pids = set(PID.findall(log.read_text())) if log.is_file() else set()
+        # A lost trial may have been killed before its job's first line.
+        assert len(pids) == 1 or (number in lost and not pids), (number, pids)
     # A retry resumes from the last.ckpt its lost trial left (where it continues checkpointing).
     for retry in replaced.values():
         left = [folders[n] / "checkpoints" / "last.ckpt" for n in retried(retry) if n in folders]

@@ -158,10 +158,11 @@ class ImageFolderDataModule(ImageDataModule):
     in training a random crop of `crop_scale` of its area, flipped half the time (`augment`);
     otherwise its short side resized to cover that size, then the centre cut out. `val_path` and
     `test_path` are folders of the same layout holding those splits; the splits not given are
-    drawn from `path`. Normalisation uses the mean and std of `statistics_images` training
-    images drawn with `split_seed`, or the given `mean` and `std`. `num_workers` and
-    `pin_memory` left at None become one worker per usable core (up to MAX_WORKERS) and
-    pinning when CUDA is there; `persistent_workers` keeps them from one epoch to the next.
+    drawn from `path`. Normalisation uses the mean and std of the training images (streamed:
+    `statistics_images` of them drawn with `split_seed`), or the given `mean` and `std`.
+    `num_workers` and `pin_memory` left at None become one worker per usable core (up to
+    MAX_WORKERS) and pinning when CUDA is there; `persistent_workers` keeps them from one epoch
+    to the next.
     """
 
     def __init__(
