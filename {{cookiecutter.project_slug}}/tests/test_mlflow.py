@@ -1,7 +1,9 @@
 """logger=mlflow: a project store and a tracking server, read back with MLflow's client."""
 
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,13 @@ from .test_tracking import SHORT_RUN, assert_png, offline_env, run_train
 
 
 @pytest.fixture(autouse=True)
-def no_mlflow_uri_from_earlier_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_mlflow_uri_from_other_tests(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """MLflow puts the store it last used in MLFLOW_TRACKING_URI, which conf/logger/mlflow.yaml
-    reads: each test starts without it, as a new process does."""
+    reads: each test starts without it, as a new process does, and leaves none behind (a
+    later test's run would try a server that is gone, retrying for minutes)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)  # set during the test: delenv has no undo then
 
 
 def test_mlflow_metrics_tags_and_artifacts_in_the_project(tmp_path: Path) -> None:
