@@ -9,8 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
@@ -19,7 +21,10 @@ import sqlalchemy
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
+from {{ cookiecutter.package_name }}.search.sweeper import OptunaSweeper
+
 from .conftest import PROJECT_ROOT, QUICK
+from .test_search import build_sweeper, search_config
 from .test_search_runs import load_study, overrides_of, sweep_dir, trial_dirs
 
 pytestmark = pytest.mark.slow
@@ -157,6 +162,33 @@ def postgres() -> Iterator[dict[str, str]]:
     finally:
         server.stdin.close()  # the server is dropped
         server.wait(timeout=120)
+
+
+def test_sweeps_that_open_one_new_database_at_once_all_get_their_storage(
+    postgres: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Optuna makes its tables in several statements; sweeps started together race on each.
+    admin = sqlalchemy.create_engine(URL.format(**postgres), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sqlalchemy.text("DROP DATABASE IF EXISTS racing"))
+        connection.execute(sqlalchemy.text("CREATE DATABASE racing"))
+    admin.dispose()
+    for name, value in (postgres | {"PGDATABASE": "racing"}).items():
+        monkeypatch.setenv(name, value)
+    url = re.sub(r"{(\w+)}", r"${oc.env:\1}", URL)
+    cfg = search_config(f"hydra.sweeper.storage='{url}'")
+    sweepers = [build_sweeper(cfg) for _ in range(4)]
+    start = threading.Barrier(len(sweepers))
+
+    def open_storage(sweeper: OptunaSweeper) -> optuna.storages.BaseStorage:
+        sweeper.config = cfg  # as Hydra's setup() gives it
+        start.wait()
+        return sweeper.open_storage()
+
+    with ThreadPoolExecutor(len(sweepers)) as pool:
+        storages = list(pool.map(open_storage, sweepers))
+    assert all(isinstance(s, optuna.storages.RDBStorage) for s in storages)
+    assert storages[0].get_all_studies() == []  # the tables are whole
 
 
 def test_two_searches_at_once_share_one_study_in_postgresql(

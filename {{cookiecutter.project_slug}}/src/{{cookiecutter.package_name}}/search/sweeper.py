@@ -32,6 +32,7 @@ import functools
 import logging
 import math
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -325,10 +326,14 @@ class OptunaSweeper(Sweeper):
             grace_period=self.grace_period,
             heartbeat_stale_trial_callback=self.retry,
         )
-        try:
-            return storage()
-        except DBAPIError:  # another sweep made the study's tables at the same moment:
-            return storage()  # they are there now (any other error is raised again)
+        # Sweeps that start together on a new database race to make Optuna's tables, one
+        # statement after another: each try finds more of them made (a lasting error is raised).
+        for pause in (0.2, 0.5, 1.0):
+            try:
+                return storage()
+            except DBAPIError:
+                time.sleep(pause)
+        return storage()
 
     def fail_unstarted(self, study: optuna.Study) -> None:
         """Fails and retries each trial whose sweep died after asking for it and before its
